@@ -1,0 +1,52 @@
+# carbon-panel: `make run` builds the warehouse on the sample data, `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SAMPLE_DIR := data/sample
+MANIFEST := dbt/target/manifest.json
+DBT_FILES := $(shell find dbt/models dbt/seeds dbt/macros -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
+
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_DISABLE_TELEMETRY := 1
+export DO_NOT_TRACK := 1
+
+.PHONY: install run test dev bench sample lint clean manifest
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+manifest: $(MANIFEST)
+
+$(MANIFEST): $(STAMP) $(DBT_FILES)
+	cd dbt && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir .
+
+sample: $(SAMPLE_DIR)/.complete
+
+$(SAMPLE_DIR)/.complete: $(STAMP)
+	$(BIN)/carbonpanel sample --out $(SAMPLE_DIR)
+
+run: $(STAMP) $(MANIFEST) $(SAMPLE_DIR)/.complete
+	$(BIN)/carbonpanel build
+
+test: $(STAMP) $(MANIFEST)
+	$(BIN)/pytest
+
+dev: $(STAMP) $(MANIFEST) $(SAMPLE_DIR)/.complete
+	mkdir -p .dagster && DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: $(STAMP) $(MANIFEST)
+	$(BIN)/python scripts/bench.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf data warehouse reports dbt/target dbt/logs .dagster

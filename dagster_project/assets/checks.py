@@ -1,0 +1,30 @@
+"""Blocking data-quality checks: each Great Expectations suite runs as a Dagster asset check."""
+
+
+import dagster as dg
+
+from dagster_project.resources import Warehouse
+from expectations.suites import SUITES
+from expectations.validate import validate
+
+
+def make_gx_check(schema: str, table: str) -> dg.AssetChecksDefinition:
+    """Build the blocking check that validates `<schema>.<table>` with its GX suite."""
+    suite_fn = SUITES[(schema, table)]
+
+    @dg.asset_check(asset=dg.AssetKey([schema, table]), name=f"gx_{table}", blocking=True,
+                    description=f"Great Expectations suite {schema}.{table} ({suite_fn.__doc__})")
+    def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.connection(read_only=True) as conn:
+            df = conn.execute(f"select * from {schema}.{table}").df()
+        summary = validate(df, suite_fn())
+        return dg.AssetCheckResult(
+            passed=summary.success,
+            metadata={"evaluated": summary.evaluated, "successful": summary.successful,
+                      "rows": len(df), "failures": dg.MetadataValue.json(summary.failures)},
+        )
+
+    return _check
+
+
+gx_checks = [make_gx_check(schema, table) for schema, table in SUITES]

@@ -1,0 +1,1 @@
+"""Great Expectations suites for the warehouse tables, validated on pandas DataFrames."""

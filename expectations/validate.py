@@ -1,0 +1,41 @@
+"""Run a GX suite on a pandas DataFrame and summarise the outcome for a Dagster check."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pandas as pd
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import great_expectations as gx
+
+
+@dataclass
+class ValidationSummary:
+    """The outcome of one suite: success, statistics and the failed expectations."""
+
+    success: bool
+    evaluated: int
+    successful: int
+    failures: list[dict]
+
+
+def validate(df: pd.DataFrame, suite: gx.ExpectationSuite) -> ValidationSummary:
+    """Validate `df` against `suite` in an ephemeral GX context."""
+    ctx = gx.get_context(mode="ephemeral")
+    batch_def = (ctx.data_sources.add_pandas("pandas").add_dataframe_asset(suite.name)
+                 .add_batch_definition_whole_dataframe("all"))
+    res = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(suite)
+    failures = []
+    for r in res.results:
+        if not r.success:
+            cfg = r.expectation_config
+            failures.append({"expectation": cfg.type, "kwargs": {k: str(v) for k, v in cfg.kwargs.items()},
+                             "unexpected_count": r.result.get("unexpected_count"),
+                             "partial_unexpected_list": [str(v) for v in
+                                                         (r.result.get("partial_unexpected_list") or [])[:10]]})
+    stats = res.statistics
+    return ValidationSummary(success=bool(res.success), evaluated=int(stats["evaluated_expectations"]),
+                             successful=int(stats["successful_expectations"]), failures=failures)

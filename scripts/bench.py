@@ -1,0 +1,79 @@
+"""`make bench`: time sample generation and the full build at 1x and 10x universes.
+
+Figures asked for by the issues:
+- issue 2: full build after installation (target < 2 minutes on 2 cores); build time at 1x (338 real
+  cities x 19 years) and 10x (3,000 units x 25 years), and how close to linear the growth is.
+
+Results are printed and written to .bench/results.json. Set BENCH_SCALES=1 to skip the 10x run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / ".bench"
+SCALES = {"1x": (None, "2003-2021"), "10x": (3000, "1997-2021")}
+
+
+def run(cmd: list[str], env: dict[str, str]) -> float:
+    """Run a command, fail loudly, return wall seconds."""
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, cwd=ROOT)
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    """Run every scale and print a table of timings."""
+    scales = os.environ.get("BENCH_SCALES", "1x,10x").split(",")
+    OUT.mkdir(exist_ok=True)
+    results = {}
+    exe = str(Path(sys.executable).with_name("carbonpanel"))
+    for name in scales:
+        cities, years = SCALES[name]
+        raw, wh = OUT / f"raw_{name}", OUT / f"panel_{name}.duckdb"
+        shutil.rmtree(raw, ignore_errors=True)
+        wh.unlink(missing_ok=True)
+        env = {**os.environ, "CARBONPANEL_RAW_DIR": str(raw), "CARBONPANEL_WAREHOUSE": str(wh),
+               "CARBONPANEL_REPORTS_DIR": str(OUT / f"reports_{name}")}
+        sample_cmd = [exe, "sample", "--years", years, "--out", str(raw)]
+        if cities:
+            sample_cmd += ["--cities", str(cities)]
+        t_sample = run(sample_cmd, env)
+        t_build = run([exe, "build"], env)
+        t_rebuild = run([exe, "build"], env)
+        import duckdb
+
+        conn = duckdb.connect(str(wh), read_only=True)
+        rows = conn.execute("select count(*) from marts.city_year_panel").fetchone()[0]
+        cells = conn.execute("select count(*) from raw.yearbook_indicators").fetchone()[0]
+        conn.close()
+        size = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file())
+        results[name] = {"panel_rows": rows, "yearbook_cells": cells, "raw_mb": round(size / 1e6, 1),
+                         "sample_s": round(t_sample, 1), "build_s": round(t_build, 1),
+                         "rebuild_s": round(t_rebuild, 1)}
+        print(f"{name}: {results[name]}", flush=True)
+    if {"1x", "10x"} <= results.keys():
+        r1, r10 = results["1x"], results["10x"]
+        results["growth"] = {"rows_ratio": round(r10["panel_rows"] / r1["panel_rows"], 2),
+                             "build_time_ratio": round(r10["build_s"] / r1["build_s"], 2)}
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    print("\n| scale | panel rows | yearbook cells | raw MB | sample s | build s | rebuild s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        if name != "growth":
+            print(f"| {name} | {r['panel_rows']:,} | {r['yearbook_cells']:,} | {r['raw_mb']} | {r['sample_s']} | "
+                  f"{r['build_s']} | {r['rebuild_s']} |")
+    if "growth" in results:
+        print(f"\n10x/1x: rows x{results['growth']['rows_ratio']}, build time x{results['growth']['build_time_ratio']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Great Expectations suites as blocking Dagster checks: a failing suite stops downstream assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from dagster_project.assets.checks import make_gx_check
+from dagster_project.resources import Warehouse
+from dagster_project.warehouse import replace_raw_table
+from expectations.suites import ifr_robots
+from expectations.validate import validate
+
+
+def _ifr(installations: list[int]) -> pd.DataFrame:
+    n = len(installations)
+    return pd.DataFrame({"country": ["CN"] * n, "industry_code": [f"{i}" for i in range(n)],
+                         "year": [2015] * n, "installations": installations, "operational_stock": [1] * n})
+
+
+def test_suite_passes_and_fails() -> None:
+    assert validate(_ifr([1, 2, 3]), ifr_robots()).success
+    bad = validate(_ifr([1, -2, 3]), ifr_robots())
+    assert not bad.success
+    assert bad.failures[0]["expectation"] == "expect_column_values_to_be_between"
+    assert bad.failures[0]["unexpected_count"] == 1
+
+
+def test_failed_check_blocks_downstream(tmp_path: Path) -> None:
+    wh = Warehouse(path=str(tmp_path / "w.duckdb"), raw_dir=str(tmp_path))
+    data = {"df": _ifr([1, -5])}
+
+    @dg.asset(key=["raw", "ifr_robots"])
+    def ifr_asset(warehouse: Warehouse) -> None:
+        with warehouse.connection() as conn:
+            replace_raw_table(conn, "ifr_robots", data["df"], asset="ifr_robots")
+
+    ran = []
+
+    @dg.asset(deps=[ifr_asset])
+    def downstream() -> None:
+        ran.append(True)
+
+    check = make_gx_check("raw", "ifr_robots")
+    result = dg.materialize([ifr_asset, check, downstream], resources={"warehouse": wh}, raise_on_error=False)
+    evals = result.get_asset_check_evaluations()
+    assert len(evals) == 1 and not evals[0].passed
+    assert not ran and not result.success
+
+    data["df"] = _ifr([1, 5])
+    result = dg.materialize([ifr_asset, check, downstream], resources={"warehouse": wh})
+    assert result.success and ran

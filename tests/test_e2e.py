@@ -1,0 +1,134 @@
+"""End-to-end: every asset materialized on freshly generated sample data, then its outputs checked."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from dagster_project.sample.dgp import ROBOT_BETA_HIGH, ROBOT_BETA_LOW
+
+
+def q(path: Path, sql: str) -> pd.DataFrame:
+    """Run a read-only query on a warehouse file."""
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        return conn.execute(sql).df()
+    finally:
+        conn.close()
+
+
+def test_panel_keys_unique_and_complete(built_warehouse: Path, sample_dir: Path) -> None:
+    panel = q(built_warehouse, "select * from marts.city_year_panel")
+    truth = pd.read_csv(sample_dir / "_truth" / "city_year.csv", dtype={"city_code": str})
+    assert not panel.duplicated(["city_code", "year"]).any()
+    assert panel["city_code"].str.fullmatch(r"\d{6}").all()
+    # Every sample city-year is in the panel, and nothing else.
+    keys = set(zip(panel.city_code, panel.year, strict=True))
+    assert keys == set(zip(truth.city_code, truth.year, strict=True))
+
+
+def test_panel_recovers_yearbook_and_ceads_values(built_warehouse: Path, sample_dir: Path) -> None:
+    panel = q(built_warehouse, "select city_code, year, gdp_10k_yuan, pop_total_10k, co2_mt from marts.city_year_panel")
+    truth = pd.read_csv(sample_dir / "_truth" / "city_year.csv", dtype={"city_code": str})
+    m = panel.merge(truth, on=["city_code", "year"], suffixes=("", "_truth"))
+    ok = m["gdp_10k_yuan"].notna()
+    assert ok.mean() > 0.95
+    # The yearbook prints rounded values (亿元 with two decimals in some editions): 0.5% tolerance.
+    np.testing.assert_allclose(m.loc[ok, "gdp_10k_yuan"], m.loc[ok, "gdp_10k_yuan_truth"], rtol=5e-3)
+    pok = m["pop_total_10k"].notna()
+    np.testing.assert_allclose(m.loc[pok, "pop_total_10k"], m.loc[pok, "pop_total_10k_truth"], rtol=5e-3)
+    # CEADs: exactly the published city-years, values to the printed precision.
+    published = m["in_ceads"].astype(bool)
+    assert (m.loc[published, "co2_mt"].notna()).all()
+    assert m.loc[~published, "co2_mt"].isna().all()
+    np.testing.assert_allclose(m.loc[published, "co2_mt"], m.loc[published, "co2_mt_truth"], rtol=1e-6)
+
+
+def test_downscaled_industrial_co2_and_robot_exposure(built_warehouse: Path, sample_dir: Path) -> None:
+    panel = q(built_warehouse, "select city_code, year, co2_industrial_mt, robot_exposure from marts.city_year_panel")
+    truth = pd.read_csv(sample_dir / "_truth" / "city_year.csv", dtype={"city_code": str})
+    m = panel.merge(truth, on=["city_code", "year"], suffixes=("", "_truth")).dropna(subset=["co2_industrial_mt"])
+    assert len(m) > 0.9 * len(truth)
+    # Light shares carry 2% noise (docs/sample-dgp.md).
+    ratio = m["co2_industrial_mt"] / m["co2_industrial_mt_truth"]
+    assert ratio.between(0.85, 1.15).mean() > 0.95
+    r = m.dropna(subset=["robot_exposure"])
+    np.testing.assert_allclose(r["robot_exposure"], r["robot_exposure_truth"], rtol=0.02)
+
+
+def test_checks_passed_and_rejects_recorded(built_warehouse: Path) -> None:
+    rejected = q(built_warehouse, "select * from raw.rejected_rows")
+    assert set(rejected.columns) >= {"source", "file", "sheet", "row", "column", "value", "reason"}
+    files = q(built_warehouse, "select * from raw.source_files")
+    assert files["sha256"].str.len().eq(64).all()
+    assert len(q(built_warehouse, "select * from marts.variable_dictionary")) > 50
+
+
+def test_every_panel_column_is_documented(built_warehouse: Path) -> None:
+    cols = q(built_warehouse, "select * from marts.city_year_panel limit 0").columns
+    documented = set(q(built_warehouse, "select variable from marts.variable_dictionary")["variable"])
+    assert sorted(set(cols) - documented) == []
+
+
+def test_regression_results(built_warehouse: Path) -> None:
+    res = q(built_warehouse, "select * from analysis.regression_results")
+    need = {"model_id", "term", "estimate", "std_error", "t_stat", "p_value", "nobs"}
+    assert need <= set(res.columns)
+    row = res[(res.model_id == "seed004_baseline") & (res.term == "robot_exposure")].iloc[0]
+    # The planted slope is -0.013 below the human-capital threshold and -0.030 above; one pooled slope
+    # must lie between them (within two standard errors).
+    assert ROBOT_BETA_HIGH - 2 * row.std_error < row.estimate < ROBOT_BETA_LOW + 2 * row.std_error
+    assert row.p_value < 0.05
+    assert row.nobs > 1000
+
+
+def test_bad_cell_quarantined_and_failed_build_keeps_warehouse(
+        built_warehouse: Path, sample_dir: Path, tmp_path: Path) -> None:
+    """A text cell is quarantined; a missing source fails the build and leaves the warehouse file as it was."""
+    import shutil
+
+    import openpyxl
+
+    from dagster_project.cli import run_build
+
+    wh = tmp_path / "panel.duckdb"
+    shutil.copy2(built_warehouse, wh)
+    before = wh.read_bytes()
+    raw = tmp_path / "raw"
+    shutil.copytree(sample_dir, raw)
+    book = next((raw / "ceads" / "city").glob("*.xlsx"))
+    wb = openpyxl.load_workbook(book)
+    ws = wb["emission vector"]
+    ws.cell(row=2, column=4).value = "not a number"
+    wb.save(book)
+    # A text cell is quarantined, not fatal: the build still succeeds and records it.
+    os.environ["CARBONPANEL_REPORTS_DIR"] = str(tmp_path / "reports")
+    run_build(select="key:raw/ceads_city_emissions", warehouse=wh, raw_dir=raw)
+    rej = q(wh, "select * from raw.rejected_rows where asset = 'ceads_city_emissions'")
+    assert len(rej) >= 1 and rej["sheet"].eq("emission vector").any()
+
+    # A missing source folder fails that asset with the path and layout, and leaves the file intact.
+    shutil.rmtree(raw / "ifr")
+    snapshot = wh.read_bytes()
+    with pytest.raises(SystemExit, match="build failed"):
+        run_build(select="key:raw/ifr_robots", warehouse=wh, raw_dir=raw)
+    assert wh.read_bytes() == snapshot
+    assert before != snapshot  # the first, successful partial build did change the file
+
+
+def test_definitions_load_with_full_lineage() -> None:
+    from dagster_project.definitions import defs
+
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    for key in ("raw/yearbook_indicators", "raw/ceads_city_emissions", "raw/ifr_robots", "raw/nightlights",
+                "marts/city_year_panel", "marts/variable_dictionary", "analysis/twfe_baseline"):
+        assert key in keys
+    panel = dg.AssetKey(["marts", "city_year_panel"])
+    upstream = defs.resolve_asset_graph().get(panel).parent_keys
+    assert upstream, "the panel must have upstream lineage"
