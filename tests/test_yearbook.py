@@ -15,6 +15,7 @@ from openpyxl import Workbook, load_workbook
 import dagster_project.sources.yearbook as yb
 from dagster_project.sample import yearbook as writer
 from dagster_project.sample.dgp import YEARBOOK_VARIABLES, simulate
+from dagster_project.sources import xlsx
 from dagster_project.sources.common import MissingSourceError, SourceFormatError
 from dagster_project.sources.yearbook import DICTIONARY_PATH, TIDY_COLUMNS, load_dictionary, read_yearbook
 
@@ -205,10 +206,10 @@ def _trimmed(rows: list[tuple]) -> list[tuple]:
 
 def test_xlsx_fast_path_agrees_with_xml_parser_and_openpyxl(written: Path, tmp_path: Path) -> None:
     book = written / "中国城市统计年鉴2013.xlsx"
-    fast = yb.read_xlsx(book)
+    fast = xlsx.read_xlsx(book)
     with zipfile.ZipFile(book) as z:  # the general ElementTree path on the same sheets
         tree = [
-            yb._sheet_rows_tree(z.read(f"xl/worksheets/sheet{i}.xml"), []) for i in range(1, len(fast) + 1)
+            xlsx.sheet_rows_tree(z.read(f"xl/worksheets/sheet{i}.xml"), []) for i in range(1, len(fast) + 1)
         ]
     wb = load_workbook(book, read_only=True)  # an independent reference reader
     ref = [(ws.title, [tuple(r) for r in ws.iter_rows(values_only=True)]) for ws in wb.worksheets]
@@ -223,7 +224,7 @@ def test_xlsx_fast_path_agrees_with_xml_parser_and_openpyxl(written: Path, tmp_p
         [["石家庄", "Shijiazhuang", 1.5, 2], ["唐&山", None, "x<y", True]],
     )
     wb = load_workbook(src, read_only=True)
-    assert _trimmed(yb.read_xlsx(src)[0][1]) == _trimmed(
+    assert _trimmed(xlsx.read_xlsx(src)[0][1]) == _trimmed(
         [tuple(r) for r in wb.active.iter_rows(values_only=True)]
     )
     wb.close()

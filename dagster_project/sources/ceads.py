@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import openpyxl
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
@@ -36,6 +35,7 @@ from dagster_project.sources.common import (
     SourceFormatError,
     require_files,
 )
+from dagster_project.sources.xlsx import Workbook
 
 SOURCE = "ceads"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -105,24 +105,22 @@ COUNTY_COLUMNS = ["county_code", "distcode_raw", "county_cn", "county_en", "city
 
 
 # ------------------------------------------------------------------ shared helpers
-def _open(path: Path) -> openpyxl.Workbook:
-    """Open a workbook read-only with cached values (the real files are large; formulas are not used)."""
+def _open(path: Path) -> Workbook:
+    """Read a whole workbook (sheet XML parsed directly; the provincial set is 19 files x 30 sheets)."""
     try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several unrelated types for a non-xlsx file
+        return Workbook(path)
+    except SourceFormatError:
+        raise
+    except Exception as exc:  # not a zip / not an xlsx at all
         raise SourceFormatError(path, f"cannot be opened as an .xlsx workbook ({exc})") from exc
 
 
-def _sheet(path: Path, wb: openpyxl.Workbook, name: str, expected: str) -> object:
+def _sheet(path: Path, wb: Workbook, name: str, expected: str) -> object:
     """Return the sheet called `name` or raise naming the file, the sheet and the sheets that exist."""
     if name not in wb.sheetnames:
         raise SourceFormatError(path, f"sheet {name!r} not found (the workbook has {wb.sheetnames})",
                                 sheet=name, expected=expected)
-    ws = wb[name]
-    # Read-only mode trusts the stored <dimension>, which some writers omit (openpyxl then scans the
-    # sheet twice) or get wrong (rows would be cut off); reading to the last cell avoids both.
-    ws.reset_dimensions()
-    return ws
+    return wb[name]
 
 
 def _text(value: object) -> str | None:
