@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import duckdb
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
@@ -68,10 +69,68 @@ def nightlights() -> gx.ExpectationSuite:
     ])
 
 
-SUITES: dict[tuple[str, str], Callable[[], gx.ExpectationSuite]] = {
-    ("marts", "city_year_panel"): city_year_panel,
-    ("raw", "ceads_city_emissions"): ceads_city_emissions,
-    ("raw", "ceads_county_emissions"): ceads_county_emissions,
-    ("raw", "ifr_robots"): ifr_robots,
-    ("raw", "nightlights"): nightlights,
+def ceads_provincial_emissions() -> gx.ExpectationSuite:
+    """CEADs provincial cells: one value per located cell, canonical vocabularies, years in range."""
+    return gx.ExpectationSuite(name="raw.ceads_provincial_emissions", expectations=[
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["source_file", "sheet", "row", "column"]),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["province_en", "year", "sector_raw", "fuel_raw"]),
+        gxe.ExpectColumnValuesToNotBeNull(column="sector"),
+        gxe.ExpectColumnValuesToNotBeNull(column="fuel"),
+        gxe.ExpectColumnValuesToBeInSet(column="layout", value_set=["1997-2017", "2018-"]),
+        gxe.ExpectColumnValuesToBeBetween(column="year", min_value=MIN_YEAR, max_value=MAX_YEAR),
+    ])
+
+
+def dim_city() -> gx.ExpectationSuite:
+    """The city dimension: unique six-digit codes, classifications from their closed vocabularies."""
+    return gx.ExpectationSuite(name="marts.dim_city", expectations=[
+        gxe.ExpectColumnValuesToBeUnique(column="city_code"),
+        gxe.ExpectColumnValuesToMatchRegex(column="city_code", regex=r"^\d{6}$"),
+        gxe.ExpectColumnValuesToBeInSet(column="region", value_set=["east", "central", "west", "northeast"]),
+        gxe.ExpectColumnValuesToBeInSet(column="north_south", value_set=["north", "south"]),
+        gxe.ExpectColumnValuesToBeInSet(column="resource_city_type",
+                                        value_set=["growing", "mature", "declining", "regenerating"]),
+        gxe.ExpectColumnValuesToNotBeNull(column="seat_lon"),
+    ])
+
+
+def _dim_city_codes(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """The codes of marts.dim_city, the value set of every emission table's city_code."""
+    return [r[0] for r in conn.execute("select city_code from marts.dim_city").fetchall()]
+
+
+def ceads_city_co2(conn: duckdb.DuckDBPyConnection) -> gx.ExpectationSuite:
+    """City CO2 after name resolution: unique city-years, non-negative, every city_code in dim_city."""
+    return gx.ExpectationSuite(name="intermediate.int_emissions__city_co2", expectations=[
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["city_code", "year"]),
+        gxe.ExpectColumnValuesToBeInSet(column="city_code", value_set=_dim_city_codes(conn)),
+        gxe.ExpectColumnValuesToBeBetween(column="co2_mt", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="year", min_value=MIN_YEAR, max_value=MAX_YEAR),
+    ])
+
+
+def county_city_co2(conn: duckdb.DuckDBPyConnection) -> gx.ExpectationSuite:
+    """County CO2 summed to cities: every mapped city_code in dim_city."""
+    return gx.ExpectationSuite(name="intermediate.int_emissions__county_city_co2", expectations=[
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["city_code", "year"]),
+        gxe.ExpectColumnValuesToBeInSet(column="city_code", value_set=_dim_city_codes(conn)),
+    ])
+
+
+def _static(fn: Callable[[], gx.ExpectationSuite]) -> Callable[[duckdb.DuckDBPyConnection], gx.ExpectationSuite]:
+    """Adapt a suite that needs no reference data to the (connection) -> suite signature."""
+    return lambda _conn: fn()
+
+
+# (schema, table) -> a function of the warehouse connection (for suites whose value sets are data).
+SUITES: dict[tuple[str, str], Callable[[duckdb.DuckDBPyConnection], gx.ExpectationSuite]] = {
+    ("marts", "city_year_panel"): _static(city_year_panel),
+    ("marts", "dim_city"): _static(dim_city),
+    ("raw", "ceads_city_emissions"): _static(ceads_city_emissions),
+    ("raw", "ceads_provincial_emissions"): _static(ceads_provincial_emissions),
+    ("raw", "ceads_county_emissions"): _static(ceads_county_emissions),
+    ("raw", "ifr_robots"): _static(ifr_robots),
+    ("raw", "nightlights"): _static(nightlights),
+    ("intermediate", "int_emissions__city_co2"): ceads_city_co2,
+    ("intermediate", "int_emissions__county_city_co2"): county_city_co2,
 }

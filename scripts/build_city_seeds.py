@@ -57,6 +57,10 @@ PROVINCES: dict[str, tuple[str, str, str]] = {
     "65": ("新疆", "Xinjiang", "west"),
 }
 MUNICIPALITIES = {"11", "12", "31", "50"}
+# Changes after the cpca snapshot that renumber a unit (dbt/seeds/crosswalk/admin_changes.csv):
+# 那曲地区 542400 became 那曲市 540600 in 2018 (seat unchanged). 莱芜 (merged into 济南 in 2019) is kept as
+# its own unit because the panel years are mostly before the merger.
+POST_SNAPSHOT_RENUMBERING = {"542400": ("540600", "那曲市")}
 NOT_A_CITY = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
 SUFFIXES = ("土家族苗族自治州", "布依族苗族自治州", "苗族侗族自治州", "哈尼族彝族自治州", "壮族苗族自治州",
             "傣族景颇族自治州", "蒙古族藏族自治州", "朝鲜族自治州", "傈僳族自治州", "白族自治州", "傣族自治州",
@@ -113,6 +117,7 @@ def main() -> None:
             continue
         if not code.endswith("00") or name in NOT_A_CITY:
             continue
+        code, name = POST_SNAPSHOT_RENUMBERING.get(code, (code, name))
         cities.append((code, name, r["longitude"], r["latitude"]))
     for p2 in MUNICIPALITIES:
         r = by_code[f"{p2}0000"]

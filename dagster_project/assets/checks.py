@@ -13,11 +13,12 @@ def make_gx_check(schema: str, table: str) -> dg.AssetChecksDefinition:
     suite_fn = SUITES[(schema, table)]
 
     @dg.asset_check(asset=dg.AssetKey([schema, table]), name=f"gx_{table}", blocking=True,
-                    description=f"Great Expectations suite {schema}.{table} ({suite_fn.__doc__})")
+                    description=f"Great Expectations suite {schema}.{table}")
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.connection(read_only=True) as conn:
             df = conn.execute(f"select * from {schema}.{table}").df()
-        summary = validate(df, suite_fn())
+            suite = suite_fn(conn)
+        summary = validate(df, suite)
         return dg.AssetCheckResult(
             passed=summary.success,
             metadata={"evaluated": summary.evaluated, "successful": summary.successful,

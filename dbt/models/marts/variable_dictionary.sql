@@ -21,6 +21,8 @@ yearbook_other_scope as (
 
 derived as (
     select variable, label_cn, label_en, unit, source, formula from {{ ref('panel_derived_variables') }}
+    union all
+    select variable, label_cn, label_en, unit, source, formula from {{ ref('city_attribute_variables') }}
 )
 
 select * from derived
