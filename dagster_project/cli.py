@@ -61,6 +61,9 @@ def run_build(select: str | None = None, warehouse: Path | None = None, raw_dir:
                          if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
         for c in result.get_asset_check_evaluations():
             print(f"check {c.asset_key.to_user_string()}:{c.check_name}: {'passed' if c.passed else 'FAILED'}")
+            if not c.passed:
+                for key, value in c.metadata.items():
+                    print(f"    {key}: {getattr(value, 'value', value)}")
         if not result.success or failed_checks:
             failures = [ev.message for ev in result.all_events if ev.is_failure]
             raise SystemExit("build failed; the previous warehouse is unchanged.\n" + "\n".join(

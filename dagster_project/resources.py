@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import dagster as dg
 import duckdb
 
 from dagster_project.config import DBT_DIR, settings
+from dagster_project.project import dbt_executable
 from dagster_project.warehouse import connect
 
 
@@ -29,12 +28,6 @@ class Warehouse(dg.ConfigurableResource):
             yield conn
         finally:
             conn.close()
-
-
-def dbt_executable() -> str:
-    """The dbt next to this interpreter (the venv), falling back to PATH."""
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
 
 
 def make_resources(warehouse: Path | None = None, raw_dir: Path | None = None) -> dict[str, object]:

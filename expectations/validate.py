@@ -32,7 +32,9 @@ def validate(df: pd.DataFrame, suite: gx.ExpectationSuite) -> ValidationSummary:
     for r in res.results:
         if not r.success:
             cfg = r.expectation_config
-            failures.append({"expectation": cfg.type, "kwargs": {k: str(v) for k, v in cfg.kwargs.items()},
+            # Value sets can be long (every city code); keep the message readable.
+            kwargs = {k: (str(v) if len(str(v)) < 200 else f"<{len(v)} values>") for k, v in cfg.kwargs.items()}
+            failures.append({"expectation": cfg.type, "kwargs": kwargs,
                              "unexpected_count": r.result.get("unexpected_count"),
                              "partial_unexpected_list": [str(v) for v in
                                                          (r.result.get("partial_unexpected_list") or [])[:10]]})

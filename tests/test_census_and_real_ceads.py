@@ -84,9 +84,20 @@ def test_real_ceads_build_resolves_every_name(real_ceads_warehouse: Path) -> Non
     names = _q(real_ceads_warehouse, "select count(distinct ceads_name) n from raw.ceads_city_emissions")["n"][0]
     assert names == 290
     coverage = _q(real_ceads_warehouse, "select year, count(*) n from intermediate.int_emissions__city_co2 "
-                                        "group by year order by year").set_index("year")["n"]
-    # The published panel is unbalanced: 263 cities in 2012, 170 in 2019 (巢湖 folded into 合肥).
-    assert coverage[2012] in (262, 263) and coverage[2019] == 170
+                                        "group by year").set_index("year")["n"]
+    published = _q(real_ceads_warehouse, "select year, count(distinct ceads_name) n from raw.ceads_city_emissions "
+                                         "group by year").set_index("year")["n"]
+    county_level = _q(real_ceads_warehouse, "select year, count(*) n from "
+                                            "intermediate.int_emissions__county_level_unit_co2 group by year")
+    county_level = county_level.set_index("year")["n"].reindex(published.index, fill_value=0)
+    folded = _q(real_ceads_warehouse, "select year, count(*) n from intermediate.int_emissions__city_co2 "
+                                      "where n_source_rows > 1 group by year").set_index("year")["n"]
+    folded = folded.reindex(published.index, fill_value=0)
+    # Every published name-year is a panel unit, a province-governed county-level unit, or folded (巢湖 → 合肥).
+    pd.testing.assert_series_equal(coverage.reindex(published.index, fill_value=0) + county_level + folded,
+                                   published, check_names=False)
+    # The published panel is unbalanced: 263 names in 2012, 170 in 2019.
+    assert published[2012] == 263 and published[2019] == 170
 
 
 def test_real_ceads_provincial_and_county(real_ceads_warehouse: Path) -> None:

@@ -29,4 +29,7 @@ select
     count(*) as n_source_rows,
     bool_or(from_abolished_unit) as includes_abolished_unit
 from ruled
+-- Units CEADs lists that are not prefecture-level (济源, 仙桃, 潜江, 天门, 石河子 …: province-governed
+-- county-level cities) are kept in int_emissions__county_level_unit_co2, not here.
+where city_code in (select city_code from {{ ref('dim_city') }})
 group by city_code, year

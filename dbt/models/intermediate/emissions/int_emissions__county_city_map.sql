@@ -22,7 +22,9 @@ prefix as (
         county_code,
         case when left(county_code, 2) in ('11', '12', '31', '50') then left(county_code, 2) || '0000'
              else left(county_code, 4) || '00' end as prefecture_code,
-        county_code in (select unit_code from direct) as is_province_governed
+        -- GB/T 2260 numbers province-governed county-level units <pp>90<nn> (省直辖县级行政区划); the
+        -- seed also lists the ones the county file codes otherwise.
+        (substr(county_code, 3, 2) = '90' or county_code in (select unit_code from direct)) as is_province_governed
     from counties
 ),
 
