@@ -9,8 +9,25 @@ import pandas as pd
 from scipy import stats
 
 
+class CoefficientInference:
+    """Standard errors and t statistics from `params` and `cov`, shared by every result object."""
+
+    params: pd.Series
+    cov: pd.DataFrame
+
+    @property
+    def std_errors(self) -> pd.Series:
+        """Standard errors from the covariance diagonal."""
+        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index, name="std_error")
+
+    @property
+    def tstats(self) -> pd.Series:
+        """t statistics."""
+        return (self.params / self.std_errors).rename("t_stat")
+
+
 @dataclass
-class RegressionResult:
+class RegressionResult(CoefficientInference):
     """A fitted linear model: coefficients with clustered inference, and table renderers."""
 
     model_id: str
@@ -25,16 +42,6 @@ class RegressionResult:
     cluster: str | None
     vcov_type: str
     notes: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def std_errors(self) -> pd.Series:
-        """Standard errors from the covariance diagonal."""
-        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index, name="std_error")
-
-    @property
-    def tstats(self) -> pd.Series:
-        """t statistics."""
-        return (self.params / self.std_errors).rename("t_stat")
 
     @property
     def pvalues(self) -> pd.Series:

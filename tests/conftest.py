@@ -6,6 +6,8 @@ import os
 import warnings
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -19,6 +21,15 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 E2E_CITIES = 120
 E2E_YEARS = range(2003, 2022)
 E2E_SEED = 11
+
+
+def query(path: Path, sql: str) -> pd.DataFrame:
+    """Run a read-only query on a warehouse file."""
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        return conn.execute(sql).df()
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
+from conftest import query as _q
 
 from dagster_project.config import DBT_DIR
 
@@ -67,14 +67,6 @@ def real_ceads_warehouse(sample_dir: Path, shared_data: Path, tmp_path_factory: 
     os.environ["CARBONPANEL_REPORTS_DIR"] = str(tmp_path_factory.mktemp("rep_real"))
     run_build(warehouse=wh, raw_dir=raw)  # raises (and keeps no file) on any unresolved name or failed check
     return wh
-
-
-def _q(path: Path, sql: str) -> pd.DataFrame:
-    conn = duckdb.connect(str(path), read_only=True)
-    try:
-        return conn.execute(sql).df()
-    finally:
-        conn.close()
 
 
 def test_real_ceads_build_resolves_every_name(real_ceads_warehouse: Path) -> None:

@@ -6,21 +6,12 @@ import os
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import query as q
 
 from dagster_project.sample.dgp import ROBOT_BETA_HIGH, ROBOT_BETA_LOW
-
-
-def q(path: Path, sql: str) -> pd.DataFrame:
-    """Run a read-only query on a warehouse file."""
-    conn = duckdb.connect(str(path), read_only=True)
-    try:
-        return conn.execute(sql).df()
-    finally:
-        conn.close()
 
 
 def test_panel_keys_unique_and_complete(built_warehouse: Path, sample_dir: Path) -> None:
@@ -127,8 +118,21 @@ def test_definitions_load_with_full_lineage() -> None:
 
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     for key in ("raw/yearbook_indicators", "raw/ceads_city_emissions", "raw/ifr_robots", "raw/nightlights",
-                "marts/city_year_panel", "marts/variable_dictionary", "analysis/twfe_baseline"):
+                "marts/city_year_panel", "marts/variable_dictionary", "analysis/twfe_baseline",
+                "marts/treatment_panel", "analysis/seed002_bigdata_zones"):
         assert key in keys
     panel = dg.AssetKey(["marts", "city_year_panel"])
     upstream = defs.resolve_asset_graph().get(panel).parent_keys
     assert upstream, "the panel must have upstream lineage"
+
+
+def test_seed002_replication_results(built_warehouse: Path) -> None:
+    res = q(built_warehouse, "select * from analysis.regression_results where model_id like 'seed002%'")
+    models = set(res["model_id"])
+    for m in ("seed002_twfe", "seed002_cs_simple", "seed002_cs_dynamic", "seed002_event_study",
+              "seed002_two_stage_rings", "seed002_placebo", "seed002_psm_did", "seed002_by_zone_batch"):
+        assert m in models, m
+    rings = res[(res.model_id == "seed002_two_stage_rings")].set_index("term")
+    assert {"treated", "ring_0_100", "ring_100_200", "ring_200_300"} <= set(rings.index)
+    placebo = res[res.model_id == "seed002_placebo"].iloc[0]
+    assert 0 < placebo.p_value <= 1

@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import E2E_CITIES, E2E_YEARS, REPO
+from conftest import query as q
 
 from dagster_project.config import DBT_DIR
 from dagster_project.sample import dgp
@@ -23,15 +23,6 @@ LIST_COLUMNS = ["policy_id", "batch", "announce_date", "province", "unit_name_cn
                 "prefecture_city_cn", "notes", "source", "confidence"]
 BIGDATA = "bigdata_pilot_zone"
 PRD9 = {"440100", "440300", "440400", "440600", "441300", "441900", "442000", "440700", "441200"}
-
-
-def q(path: Path, sql: str) -> pd.DataFrame:
-    """Run a read-only query on a warehouse file."""
-    conn = duckdb.connect(str(path), read_only=True)
-    try:
-        return conn.execute(sql).df()
-    finally:
-        conn.close()
 
 
 def read_list(path: Path) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
 
-from analysis.results import RegressionResult
+from analysis.results import CoefficientInference, RegressionResult
 
 
 def _stars(p: float) -> str:
@@ -67,7 +67,7 @@ class DIDResult(RegressionResult):
 
 
 @dataclass
-class EventStudyResult:
+class EventStudyResult(CoefficientInference):
     """Dynamic effects by event time (relative to first treatment) with their covariance, tables and plot."""
 
     model_id: str
@@ -84,16 +84,6 @@ class EventStudyResult:
     by_cohort: pd.DataFrame | None = None        # cohort x event-time estimates (Sun-Abraham)
     regression: RegressionResult | None = None   # the underlying regression (all terms)
     notes: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def std_errors(self) -> pd.Series:
-        """Standard errors from the covariance diagonal."""
-        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index, name="std_error")
-
-    @property
-    def tstats(self) -> pd.Series:
-        """t statistics."""
-        return (self.params / self.std_errors).rename("t_stat")
 
     @property
     def pvalues(self) -> pd.Series:

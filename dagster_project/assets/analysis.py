@@ -21,9 +21,15 @@ BASELINE_MODELS = [
 ]
 
 
-def write_results(conn: object, results: list[RegressionResult]) -> pd.DataFrame:
+RESULT_COLUMNS = ["model_id", "dependent", "term", "estimate", "std_error", "t_stat", "p_value", "ci_lower",
+                  "ci_upper", "nobs", "n_clusters", "r2_within", "fixed_effects", "vcov"]
+
+
+def write_results(conn: object, results: list[RegressionResult] | pd.DataFrame) -> pd.DataFrame:
     """Replace these models' rows in analysis.regression_results in one transaction."""
-    tidy = pd.concat([r.tidy() for r in results], ignore_index=True)
+    tidy = results if isinstance(results, pd.DataFrame) else pd.concat([r.tidy() for r in results],
+                                                                       ignore_index=True)
+    tidy = tidy[RESULT_COLUMNS].astype({"nobs": "int64", "n_clusters": "Int64", "r2_within": "float64"})
     conn.execute("begin transaction")
     try:
         conn.execute("create schema if not exists analysis")
