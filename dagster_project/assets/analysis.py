@@ -50,7 +50,7 @@ def write_results(conn: object, results: list[RegressionResult] | pd.DataFrame) 
 def twfe_baseline(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Estimate the baseline TWFE models and store coefficients plus a readable table."""
     with warehouse.connection(read_only=True) as conn:
-        panel = conn.execute("select * from marts.city_year_panel").df()
+        panel = conn.execute("select * from marts.city_year_panel order by city_code, year").df()
     results = [twfe(panel, m["y"], m["x"], model_id=m["model_id"]) for m in BASELINE_MODELS]
     with warehouse.connection() as conn:
         tidy = write_results(conn, results)

@@ -47,7 +47,9 @@ def load_design(conn: object) -> pd.DataFrame:
     df["treated"] = df["treated"].fillna(0).astype(float)
     for r in RINGS:
         df[r] = df[r].fillna(0).astype(float)
-    return df.dropna(subset=[Y]).reset_index(drop=True)
+    # A fixed row order: bootstrap and permutation draws are assigned by position, so a seeded rerun
+    # must see the same order (DuckDB returns join results in no guaranteed order).
+    return df.dropna(subset=[Y]).sort_values(["city_code", "year"]).reset_index(drop=True)
 
 
 def balanced(df: pd.DataFrame) -> pd.DataFrame:
