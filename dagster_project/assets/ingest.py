@@ -14,13 +14,16 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import yaml
 
 from dagster_project.resources import Warehouse
+from dagster_project.sources.boundaries import read_boundaries
+from dagster_project.sources.ceads import read_city_inventory, read_county_emissions, read_provincial_inventories
 from dagster_project.sources.common import LoadResult, SourceFormatError
+from dagster_project.sources.ifr import read_ifr
+from dagster_project.sources.nightlights import read_nightlights
+from dagster_project.sources.yearbook import DICTIONARY_PATH as YEARBOOK_DICTIONARY
+from dagster_project.sources.yearbook import load_dictionary, read_yearbook
 from dagster_project.warehouse import replace_raw_table
-
-YEARBOOK_DICTIONARY = Path(__file__).resolve().parents[1] / "sources" / "yearbook_dictionary.yaml"
 
 
 def _sha256(path: Path) -> str:
@@ -43,63 +46,25 @@ class IngestSpec:
     description: str
 
 
-def _read_yearbook(folder: Path) -> LoadResult:
-    from dagster_project.sources.yearbook import read_yearbook
-
-    return read_yearbook(folder)
-
-
-def _read_ceads_city(folder: Path) -> LoadResult:
-    from dagster_project.sources.ceads import read_city_inventory
-
-    return read_city_inventory(folder)
-
-
-def _read_ceads_provincial(folder: Path) -> LoadResult:
-    from dagster_project.sources.ceads import read_provincial_inventories
-
-    return read_provincial_inventories(folder)
-
-
-def _read_ceads_county(folder: Path) -> LoadResult:
-    from dagster_project.sources.ceads import read_county_emissions
-
-    return read_county_emissions(folder)
-
-
-def _read_ifr(folder: Path) -> LoadResult:
-    from dagster_project.sources.ifr import read_ifr
-
-    return read_ifr(folder)
-
-
-def _read_boundaries(folder: Path) -> LoadResult:
-    from dagster_project.sources.boundaries import read_boundaries
-
-    return read_boundaries(folder)
-
-
 def _read_nightlights(folder: Path) -> LoadResult:
-    from dagster_project.sources.boundaries import read_boundaries
-    from dagster_project.sources.nightlights import read_nightlights
-
+    """Zonal statistics need the polygons: read them from the sibling boundaries folder."""
     boundaries = read_boundaries(folder.parent / "boundaries").table
     return read_nightlights(folder, boundaries)
 
 
 SPECS: list[IngestSpec] = [
-    IngestSpec("yearbook_indicators", "yearbook", "yearbook", _read_yearbook,
+    IngestSpec("yearbook_indicators", "yearbook", "yearbook", read_yearbook,
                "China City Statistical Yearbook indicators (all editions and vendor panels), long format, "
                "values in canonical units with the raw cell kept."),
-    IngestSpec("ceads_city_emissions", "ceads", "ceads/city", _read_ceads_city,
+    IngestSpec("ceads_city_emissions", "ceads", "ceads/city", read_city_inventory,
                "CEADs city CO2 inventory (sheet `emission vector`), names as published."),
-    IngestSpec("ceads_provincial_emissions", "ceads", "ceads/provincial", _read_ceads_provincial,
+    IngestSpec("ceads_provincial_emissions", "ceads", "ceads/provincial", read_provincial_inventories,
                "CEADs provincial sectoral inventories (all years, both label layouts), sector x fuel."),
-    IngestSpec("ceads_county_emissions", "ceads", "ceads/county", _read_ceads_county,
+    IngestSpec("ceads_county_emissions", "ceads", "ceads/county", read_county_emissions,
                "County-level CO2 (Chen et al. 2020), long format."),
-    IngestSpec("ifr_robots", "ifr", "ifr", _read_ifr,
+    IngestSpec("ifr_robots", "ifr", "ifr", read_ifr,
                "IFR World Robotics installations and operational stock, country x industry x year."),
-    IngestSpec("city_boundaries", "boundaries", "boundaries", _read_boundaries,
+    IngestSpec("city_boundaries", "boundaries", "boundaries", read_boundaries,
                "City polygons (WKT) with area and centroid."),
     IngestSpec("nightlights", "nightlights", "nightlights", _read_nightlights,
                "Zonal night-light statistics per city, year and sensor (DMSP, VIIRS)."),
@@ -140,14 +105,11 @@ def make_ingest_asset(spec: IngestSpec) -> dg.AssetsDefinition:
           description="The yearbook data dictionary (sources/yearbook_dictionary.yaml) as a table.")
 def yearbook_dictionary(warehouse: Warehouse) -> dg.MaterializeResult:
     """Load the YAML data dictionary so dbt can document every yearbook column of the panel."""
-    spec = yaml.safe_load(YEARBOOK_DICTIONARY.read_text(encoding="utf-8"))
-    rows = []
-    for code, v in spec["variables"].items():
-        scopes = list(v.get("scopes", []))
-        rows.append({"variable": code, "code": v.get("code"), "label_cn": v.get("label_zh"),
-                     "label_en": v.get("label_en"), "unit": v.get("unit"), "kind": v.get("kind"),
-                     "canonical_scope": scopes[0] if scopes else None, "scopes": ",".join(scopes),
-                     "source": "China City Statistical Yearbook (中国城市统计年鉴)"})
+    # The reader's own parser: one way of reading the dictionary.
+    dictionary = load_dictionary(YEARBOOK_DICTIONARY)
+    rows = [{"variable": v.name, "code": v.code, "label_cn": v.label_zh, "label_en": v.label_en, "unit": v.unit,
+             "kind": v.kind, "canonical_scope": v.scopes[0] if v.scopes else None, "scopes": ",".join(v.scopes),
+             "source": "China City Statistical Yearbook (中国城市统计年鉴)"} for v in dictionary.variables.values()]
     df = pd.DataFrame(rows)
     with warehouse.connection() as conn:
         replace_raw_table(conn, "yearbook_dictionary", df, asset="yearbook_dictionary",

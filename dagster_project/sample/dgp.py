@@ -337,7 +337,7 @@ def simulate(n_cities: int | None = None, years: range | list[int] = range(2003,
         "broadband_subscribers_10k": pop * np.clip(0.02 + 0.42 * digital + noise(0.01), 0.002, None),
         "mobile_subscribers_10k": pop * np.clip(0.15 + 1.25 * digital + noise(0.02), 0.05, None),
         "postal_revenue_10k_yuan": gdp * (0.0015 + 0.008 * digital ** 1.5) * np.exp(noise(0.05)),
-        "electricity_total_10k_kwh": gdp_real_kwh(gdppc_real, pop, 0.095, noise(0.04)),
+        "electricity_total_10k_kwh": electricity_use(gdppc_real, pop, 0.095, noise(0.04)),
         "fai_10k_yuan": gdp * np.clip(city_draw(0.55, 0.15) + 0.01 * tt + noise(0.05), 0.15, 1.4),
         "fdi_usd_10k": gdp * np.exp(city_draw(np.log(0.02), 0.9) + noise(0.15)) / 6.5,
         "loans_10k_yuan": gdp * np.exp(city_draw(np.log(0.9), 0.35) + 0.03 * tt + noise(0.03)),
@@ -394,7 +394,7 @@ _IFR_CN_SHARES = {"A-B": 0.003, "C": 0.004, "10-12": 0.03, "13-15": 0.006, "16":
                   "30": 0.01, "91": 0.02, "E": 0.003, "F": 0.002, "P": 0.01, "90": 0.01, "99": 0.098}
 
 
-def gdp_real_kwh(gdppc_real: np.ndarray, pop: np.ndarray, k: float, eps: np.ndarray) -> np.ndarray:
+def electricity_use(gdppc_real: np.ndarray, pop: np.ndarray, k: float, eps: np.ndarray) -> np.ndarray:
     """Electricity use (万千瓦时) rising less than one-for-one with real output."""
     return k * (gdppc_real ** 0.85) * pop * np.exp(eps)
 
