@@ -1,6 +1,6 @@
-"""Estimators for the city-year panel: each returns a result object that renders publication tables."""
+"""Estimators for the city-year panel, all returning one result API (`analysis.results.EstimationResult`)."""
 
-from analysis.fixed_effects import twfe
-from analysis.results import RegressionResult
+from analysis.fixed_effects import RegressionResult, feols, twfe
+from analysis.results import EstimationResult, NotEstimable, SampleInfo, etable
 
-__all__ = ["RegressionResult", "twfe"]
+__all__ = ["EstimationResult", "NotEstimable", "RegressionResult", "SampleInfo", "etable", "feols", "twfe"]

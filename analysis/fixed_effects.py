@@ -1,28 +1,53 @@
-"""Two-way fixed-effects OLS with Stata `reghdfe`-compatible cluster-robust (CRV1) standard errors.
+"""Linear regression with absorbed fixed effects, on pyfixest as the engine (reghdfe-compatible inference).
 
-Coefficients come from linearmodels `PanelOLS` (entity and time effects). linearmodels' own clustered
-covariance counts every fixed-effect level in its small-sample factor, which `reghdfe` does not, so the
-covariance is computed here explicitly:
+pyfixest (`feols`) absorbs any number of fixed-effect sets, takes weights, one- and two-way clustered
+errors and matches Stata `reghdfe`: CRV1 with the small-sample factor G/(G-1)·(N-1)/(N-K), where K
+counts the regressors and the fixed-effect levels not nested in the clusters, inference on t(G-1)
+(t(min G - 1) for two-way clustering). Singletons are dropped first, as reghdfe does.
 
-    V = G/(G-1) · (N-1)/(N-K) · (X̃'X̃)⁻¹ [Σ_g X̃_g' û_g û_g' X̃_g] (X̃'X̃)⁻¹
-
-where X̃ is X after removing both sets of effects (alternating projections), G the number of clusters,
-and K the number of regressors plus the fixed-effect levels that are *not* nested in the clusters
-(reghdfe's and pyfixest's CRV1 with `k_fixef="nonnested"`). Inference uses t(G-1). Singleton units are
-dropped first, as reghdfe and pyfixest do. Tests compare with pyfixest `feols(vcov={"CRV1": ...})`.
+This module adds what a panel user needs around it: column names that need not be formula-safe
+(`rel_time::-1`), sample accounting (rows dropped for missing values and as singletons, each with its
+reason), identification checks that name the problem (a regressor without variation inside the fixed
+effects, collinear regressors) instead of a bare "singular matrix", and the shared result object.
+`demean` (alternating projections) stays for estimators that need the within transformation itself.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
 import numpy as np
 import pandas as pd
-from linearmodels import PanelOLS
 
-from analysis.results import RegressionResult
+from analysis.results import EstimationResult, NotEstimable, SampleInfo
+
+VcovKind = Literal["iid", "hetero", "cluster"]
+
+
+@dataclass(kw_only=True)
+class RegressionResult(EstimationResult):
+    """A fitted fixed-effects regression; the pyfixest model stays attached for residuals and effects."""
+
+    model: Any = None
+
+    def resid(self) -> pd.Series:
+        """Residuals of the estimation sample."""
+        if self.model is None:
+            raise ValueError("the fitted model is not attached (result loaded from storage)")
+        return pd.Series(self.model.resid(), name="resid")
+
+    def fixef(self) -> dict[str, dict[Any, float]]:
+        """Estimated fixed effects by set (pyfixest `fixef`)."""
+        if self.model is None:
+            raise ValueError("the fitted model is not attached (result loaded from storage)")
+        return self.model.fixef()
 
 
 def _drop_singletons(df: pd.DataFrame, fes: list[str]) -> tuple[pd.DataFrame, int]:
-    """Iteratively drop observations that are alone in any fixed-effect group."""
+    """Iteratively drop observations that are alone in any fixed-effect group (as reghdfe)."""
     dropped = 0
     while True:
         keep = np.ones(len(df), dtype=bool)
@@ -48,71 +73,137 @@ def demean(values: np.ndarray, groups: list[np.ndarray], tol: float = 1e-13, max
     raise RuntimeError("fixed-effect demeaning did not converge")
 
 
-def _nested(fe: np.ndarray, cluster: np.ndarray) -> bool:
-    """True if every level of `fe` lies inside a single cluster."""
-    return bool((pd.DataFrame({"f": fe, "c": cluster}).groupby("f")["c"].nunique() == 1).all())
+def _as_tuple(v: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A column name or list of names as a tuple (None -> empty)."""
+    if v is None:
+        return ()
+    return (v,) if isinstance(v, str) else tuple(v)
+
+
+def feols(
+    data: pd.DataFrame,
+    *,
+    y: str,
+    x: Sequence[str],
+    controls: Sequence[str] = (),
+    fe: str | Sequence[str] = (),
+    cluster: str | Sequence[str] | None = None,
+    vcov: VcovKind = "cluster",
+    weights: str | None = None,
+    model_id: str = "feols",
+    unit: str | None = None,
+    time: str | None = None,
+    group: str | None = None,
+) -> RegressionResult:
+    """OLS of y on x and controls with absorbed fixed effects `fe`; CRV1 errors by `cluster` (one or two-way).
+
+    `unit`, `time` and `group` only describe the sample (units, periods, cohort sizes) in the result.
+    """
+    import pyfixest as pf
+
+    x, controls, fes, clusters = list(x), [c for c in controls if c not in x], list(_as_tuple(fe)), _as_tuple(cluster)
+    if vcov == "cluster" and not clusters:
+        raise ValueError("vcov='cluster' needs cluster=<column> (or vcov='iid' / 'hetero')")
+    regs = [*x, *controls]
+    if not regs:
+        raise ValueError("no regressors")
+    cols = list(dict.fromkeys([y, *regs, *fes, *clusters, *([weights] if weights else []),
+                               *(c for c in (unit, time, group) if c)]))
+    missing_cols = [c for c in cols if c not in data.columns]
+    if missing_cols:
+        raise KeyError(f"{model_id}: columns not in the data: {missing_cols}")
+    need = list(dict.fromkeys([y, *regs, *fes, *clusters, *([weights] if weights else [])]))
+    df = data[cols]
+    complete = df[need].notna().all(axis=1).to_numpy()
+    sample = SampleInfo(nobs=0)
+    if not complete.all():
+        nulls = {c: int(df[c].isna().sum()) for c in need if df[c].isna().any()}
+        sample.drop("rows with a missing value (" + ", ".join(f"{k}: {v}" for k, v in nulls.items()) + ")",
+                    int((~complete).sum()))
+        df = df[complete]
+    if fes:
+        from pyfixest.estimation import detect_singletons
+
+        # Iterated, as reghdfe: dropping one singleton can leave another group with a single row.
+        codes = np.column_stack([pd.factorize(df[f])[0] for f in fes]).astype(np.int64)
+        n_single = 0
+        while (single := detect_singletons(codes)).any():
+            n_single += int(single.sum())
+            df, codes = df[~single], codes[~single]
+            codes = np.column_stack([pd.factorize(codes[:, j])[0] for j in range(codes.shape[1])]).astype(np.int64)
+        sample.drop("singletons in a fixed-effect group (as reghdfe)", n_single)
+    if len(df) == 0:
+        raise NotEstimable(f"{model_id}: no observation left after dropping missing values and singletons")
+
+    # pyfixest reads a formula: give every column a safe name and map the terms back.
+    safe = {c: f"v{i}" for i, c in enumerate(dict.fromkeys([y, *regs, *fes, *clusters, *([weights] if weights
+                                                                                                  else [])]))}
+    frame = pd.DataFrame({safe[c]: df[c].to_numpy() for c in safe})
+    for c in (*fes, *clusters):
+        frame[safe[c]] = pd.factorize(frame[safe[c]])[0]
+    rhs = " + ".join(safe[r] for r in regs)
+    fml = f"{safe[y]} ~ {rhs}" + (f" | {' + '.join(safe[f] for f in fes)}" if fes else "")
+    vc: str | dict[str, str] = {"CRV1": "+".join(safe[c] for c in clusters)} if vcov == "cluster" else vcov
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = pf.feols(fml, frame, vcov=vc, weights=safe[weights] if weights else None, fixef_rm="none",
+                       copy_data=False, demeaner_backend="rust")
+    back = {v: k for k, v in safe.items()}
+    dropped = [back.get(v, v) for v in (fit._collin_vars or [])]
+    if dropped:
+        raise NotEstimable(f"{model_id}: {_collinearity_reason(df, dropped, fes)}")
+    params = pd.Series(fit.coef().to_numpy(), index=[back[v] for v in fit.coef().index])
+    v = pd.DataFrame(np.asarray(fit._vcov), index=params.index, columns=params.index)
+    n_clusters = None
+    if vcov == "cluster":
+        n_clusters = int(min(df[c].nunique() for c in clusters))
+        df_resid = n_clusters - 1
+        vcov_type = f"CRV1 ({' + '.join(clusters)})"
+    else:
+        df_resid = int(fit._N - fit._k - sum(df[f].nunique() for f in fes) + max(len(fes) - 1, 0))
+        vcov_type = {"iid": "iid", "hetero": "HC1"}[vcov]
+    sample = SampleInfo.of_panel(df, unit=unit or (fes[0] if fes else None), time=time, group=group,
+                                 dropped=sample.dropped)
+    r2w = float(getattr(fit, "_r2_within", np.nan)) if fes else float(fit._r2)
+    return RegressionResult(
+        model_id=model_id, method="OLS with absorbed fixed effects (pyfixest feols)" if fes else "OLS",
+        dependent=y, params=params, vcov=v, nobs=int(fit._N), df_resid=df_resid, vcov_type=vcov_type,
+        cluster=clusters if vcov == "cluster" else (), n_clusters=n_clusters, fixed_effects=tuple(fes),
+        sample=sample, stats={"r2_within": r2w, "r2": float(fit._r2)}, model=fit,
+        notes={"controls": controls, "weights": weights},
+    )
 
 
 def twfe(
     data: pd.DataFrame,
+    *,
     y: str,
-    x: list[str],
-    unit: str = "city_code",
-    time: str = "year",
-    cluster: str | None = "city_code",
+    x: Sequence[str],
+    unit: str,
+    time: str,
+    controls: Sequence[str] = (),
+    cluster: str | Sequence[str] | None = None,
+    vcov: VcovKind = "cluster",
+    weights: str | None = None,
     model_id: str = "twfe",
 ) -> RegressionResult:
-    """Estimate y on x with unit and time fixed effects and CRV1 errors clustered by `cluster`."""
-    cols = list(dict.fromkeys([y, *x, unit, time] + ([cluster] if cluster else [])))
-    df = data[cols].dropna()
-    df, n_singletons = _drop_singletons(df, [unit, time])
-    n = len(df)
+    """Two-way fixed effects (unit and time) OLS; clustered by unit unless `cluster` says otherwise."""
+    res = feols(data, y=y, x=x, controls=controls, fe=(unit, time), cluster=cluster or unit, vcov=vcov,
+                weights=weights, model_id=model_id, unit=unit, time=time)
+    res.method = "TWFE (pyfixest feols)"
+    return res
 
-    panel = df.set_index([unit, time])
-    lm = PanelOLS(panel[y], panel[x], entity_effects=True, time_effects=True).fit()
-    params = lm.params.rename(None)
 
-    groups = [pd.factorize(df[unit])[0], pd.factorize(df[time])[0]]
-    z = demean(df[[y, *x]].to_numpy(), groups)
-    yt, xt = z[:, 0], z[:, 1:]
-    beta = np.linalg.lstsq(xt, yt, rcond=None)[0]
-    if not np.allclose(beta, params.to_numpy(), rtol=1e-6, atol=1e-10):
-        raise RuntimeError(f"demeaned OLS {beta} disagrees with linearmodels {params.to_numpy()}")
-    resid = yt - xt @ params.to_numpy()
-    bread = np.linalg.inv(xt.T @ xt)
-    k = len(x)
-    n_units, n_times = len(np.unique(groups[0])), len(np.unique(groups[1]))
-
-    if cluster:
-        cl = pd.factorize(df[cluster])[0]
-        g_count = int(cl.max() + 1)
-        scores = np.zeros((g_count, k))
-        np.add.at(scores, cl, xt * resid[:, None])
-        meat = scores.T @ scores
-        # FE levels nested in the clusters cost no degrees of freedom (reghdfe); when no set is
-        # nested, one level is redundant between the two sets.
-        k_fe, nested_any = 0, False
-        for name, levels in ((unit, n_units), (time, n_times)):
-            if _nested(df[name].to_numpy(), df[cluster].to_numpy()):
-                nested_any = True
-            else:
-                k_fe += levels
-        if not nested_any:
-            k_fe -= 1
-        big_k = k + k_fe
-        factor = g_count / (g_count - 1) * (n - 1) / (n - big_k)
-        cov = factor * bread @ meat @ bread
-        df_resid = g_count - 1
-        vcov_type = f"CRV1 ({cluster})"
-    else:
-        big_k = k + n_units + n_times - 1
-        sigma2 = resid @ resid / (n - big_k)
-        cov = sigma2 * bread
-        df_resid, g_count, vcov_type = n - big_k, None, "iid"
-
-    r2_within = 1 - (resid @ resid) / (yt @ yt)
-    return RegressionResult(
-        model_id=model_id, dependent=y, params=params, cov=pd.DataFrame(cov, index=x, columns=x), nobs=n,
-        df_resid=df_resid, n_clusters=g_count, r2_within=float(r2_within), fixed_effects=[unit, time],
-        cluster=cluster, vcov_type=vcov_type, notes={"singletons_dropped": n_singletons, "k_dof": big_k},
-    )
+def _collinearity_reason(df: pd.DataFrame, dropped: list[str], fes: list[str]) -> str:
+    """Say why each dropped regressor is not identified: constant, absorbed by a fixed effect, or collinear."""
+    reasons = []
+    for r in dropped:
+        v = df[r].to_numpy(dtype=float)
+        absorbed = [f for f in fes if df.groupby(f, observed=True)[r].nunique().max() <= 1]
+        if np.std(v) == 0:
+            reasons.append(f"{r!r} is constant in the estimation sample ({len(df):,} rows)")
+        elif absorbed:
+            reasons.append(f"{r!r} does not vary within {absorbed[0]!r}: that fixed effect absorbs it")
+        else:
+            reasons.append(f"{r!r} is collinear with the other regressors and fixed effects")
+    return "; ".join(reasons)

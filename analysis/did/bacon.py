@@ -32,6 +32,7 @@ import pandas as pd
 from analysis.did.event_study import cohort_values
 from analysis.did.results import BaconResult
 from analysis.fixed_effects import twfe
+from analysis.results import SampleInfo
 
 TREATED_VS_NEVER = "treated vs never treated"
 TREATED_VS_ALWAYS = "treated vs always treated"
@@ -41,10 +42,12 @@ LATER_VS_EARLIER = "later treated vs earlier control"
 
 def bacon(
     data: pd.DataFrame,
+    *,
     y: str,
-    unit: str = "city_code",
-    time: str = "year",
-    group: str = "bigdata_cohort",
+    unit: str,
+    time: str,
+    group: str,
+    model_id: str = "bacon",
 ) -> BaconResult:
     """Every 2x2 DID, its weight and type; the weights sum to one and reproduce the TWFE coefficient."""
     df = data[[y, unit, time]].copy()
@@ -110,10 +113,20 @@ def bacon(
 
     table = pd.DataFrame(rows, columns=["treated", "control", "type", "estimate", "weight"])
     table["treated"] = table["treated"].astype(str)
-    reg = twfe(df.assign(treated=df["_d"]), y, ["treated"], unit=unit, time=time, cluster=unit, model_id="bacon_twfe")
+    reg = twfe(df.assign(treated=df["_d"]), y=y, x=["treated"], unit=unit, time=time, cluster=unit,
+               model_id="bacon_twfe")
     beta = float(reg.params["treated"])
     weighted = float((table["weight"] * table["estimate"]).sum())
-    return BaconResult(dependent=y, twfe=beta, decomposition=table,
+    d = table.assign(we=table["weight"] * table["estimate"]).groupby("type", sort=False)[["we", "weight"]].sum()
+    terms = ["TWFE", *(f"bacon::{t}" for t in d.index)]
+    est = [beta, *(d["we"] / d["weight"]).to_list()]
+    se = [float(reg.std_errors["treated"])] + [np.nan] * len(d)
+    return BaconResult(model_id=model_id, method="Goodman-Bacon decomposition", dependent=y,
+                       params=pd.Series(est, index=terms), vcov=pd.DataFrame(np.diag(np.square(se)), terms, terms),
+                       nobs=reg.nobs, df_resid=reg.df_resid, vcov_type=reg.vcov_type, cluster=reg.cluster,
+                       n_clusters=reg.n_clusters, fixed_effects=reg.fixed_effects,
+                       sample=SampleInfo.of_panel(df.assign(_grp=df["_g"]), unit=unit, time=time, group="_grp"),
+                       twfe=beta, decomposition=table,
                        notes={"weight_sum": float(table["weight"].sum()), "weighted_sum": weighted,
                               "twfe_std_error": float(reg.std_errors["treated"]), "v_d": v_d,
                               "group_shares": shares.to_dict()})

@@ -30,6 +30,8 @@ from scipy import stats
 from scipy.special import expit
 from tqdm.auto import tqdm
 
+from analysis.results import EstimationResult, NotEstimable, SampleInfo
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -66,6 +68,7 @@ class _Panel:
     cluster: np.ndarray  # (n,) cluster codes 0..C-1 (the unit itself unless `cluster` is given)
     n_clusters: int
     notes: list[str]
+    dropped: list[dict[str, object]]
 
 
 def _note(notes: list[str], text: str) -> None:
@@ -78,6 +81,12 @@ def _prepare(data: pd.DataFrame, y: str, unit: str, time: str, group: str, covar
              control_group: str, anticipation: float, cluster: str | None) -> _Panel:
     """Validate the long panel and reshape it to wide arrays, dropping units exactly as R `did` does."""
     notes: list[str] = []
+    dropped: list[dict[str, object]] = []
+
+    def drop(reason: str, rows: int) -> None:
+        if rows:
+            dropped.append({"reason": reason, "rows": int(rows)})
+
     cols = list(dict.fromkeys([unit, time, group, y, *covariates] + ([cluster] if cluster else [])))
     missing = [c for c in cols if c not in data.columns]
     if missing:
@@ -101,6 +110,7 @@ def _prepare(data: pd.DataFrame, y: str, unit: str, time: str, group: str, covar
     keep_rows = df[[y, *covariates]].notna().all(axis=1).to_numpy()
     n_rows_missing = int((~keep_rows).sum())
     units_missing = set(df.loc[~keep_rows, unit])
+    drop(f"rows with a missing {y!r} or control", n_rows_missing)
     df = df[keep_rows]
     periods = np.sort(df[time].unique()).astype(float)
 
@@ -119,6 +129,8 @@ def _prepare(data: pd.DataFrame, y: str, unit: str, time: str, group: str, covar
     if not np.isinf(glist).any():
         # No never-treated units: R drops the periods from the last cohort's (anticipated) treatment on.
         latest = glist[np.isfinite(glist)].max()
+        drop(f"rows in periods >= {latest - anticipation:g} (no never-treated units)",
+             int((df[time] >= latest - anticipation).sum()))
         df = df[df[time] < latest - anticipation]
         if control_group == "never":
             _note(notes, f"no never-treated units: cohort {latest:g} is used as never treated and periods "
@@ -131,18 +143,19 @@ def _prepare(data: pd.DataFrame, y: str, unit: str, time: str, group: str, covar
         if control_group != "never":
             g_cap = latest
     if len(periods) < 2:
-        raise ValueError("need at least two time periods")
+        raise NotEstimable("need at least two time periods")
 
     first_treated = np.isfinite(df["_g"].to_numpy()) & (df["_g"].to_numpy() <= periods[0] + anticipation)
     if first_treated.any():
         _note(notes, f"dropped {df.loc[first_treated, unit].nunique()} units already treated in the first "
                      f"period {periods[0]:g}" + (f" (anticipation = {anticipation:g})" if anticipation else ""))
+        drop("rows of units already treated in the first period", int(first_treated.sum()))
         df = df[~first_treated]
         periods = np.sort(df[time].unique()).astype(float)
     glist = np.unique(df["_g"].to_numpy())
     glist = glist[np.isfinite(glist) & (glist > periods[0] + anticipation) & (glist < g_cap)]
     if len(glist) == 0:
-        raise ValueError("no treated cohort with a pre-treatment period")
+        raise NotEstimable(f"no treated cohort in {group!r} with a pre-treatment period")
 
     # Balanced panel: units not observed in every period are dropped (R: "Converting to balanced panel").
     counts = df.groupby(unit, sort=False)[time].transform("size").to_numpy()
@@ -151,11 +164,13 @@ def _prepare(data: pd.DataFrame, y: str, unit: str, time: str, group: str, covar
         _note(notes, f"dropped {len(short)} units not observed in all {len(periods)} periods "
                      f"({len(short & units_missing)} of them for a missing {y!r} or covariate) to balance the "
                      "panel, as R did with panel=TRUE")
+        drop("rows of units not observed in every period (balanced panel, as R did)",
+             int((counts < len(periods)).sum()))
         df = df[counts == len(periods)]
     elif n_rows_missing:
         _note(notes, f"dropped {n_rows_missing} rows with a missing {y!r} or covariate")
     if df.empty:
-        raise ValueError("no units left after balancing the panel")
+        raise NotEstimable("no units left after balancing the panel")
 
     df = df.sort_values([unit, time])
     ids = df[unit].drop_duplicates().to_numpy()
@@ -171,7 +186,7 @@ def _prepare(data: pd.DataFrame, y: str, unit: str, time: str, group: str, covar
     else:
         codes, n_clusters = np.arange(n), n
     return _Panel(ids=ids, periods=periods, y=yw, x=xw, g=gu, glist=glist, cluster=codes,
-                  n_clusters=n_clusters, notes=notes)
+                  n_clusters=n_clusters, notes=notes, dropped=dropped)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -379,11 +394,7 @@ def _analytic_se(inf: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------------
 
 
-def _stars(p: float) -> str:
-    """Significance stars of the house tables."""
-    if not np.isfinite(p):
-        return ""
-    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""
+from analysis.results import stars as _stars  # noqa: E402
 
 
 def _agg_figure(figsize: tuple[float, float]) -> Figure:
@@ -401,9 +412,17 @@ def _fmt(x: float, digits: int) -> str:
     return f"{x:.{digits}f}" if np.isfinite(x) else ""
 
 
-@dataclass
-class CSAggregate:
-    """An aggregation of ATT(g,t) (R `aggte`): per-level effects and the overall ATT with their inference."""
+_TERM_PREFIX = {"dynamic": "event_time", "group": "cohort", "calendar": "period"}
+
+
+@dataclass(kw_only=True)
+class CSAggregate(EstimationResult):
+    """An aggregation of ATT(g,t) (R `aggte`): per-level effects and the overall ATT with their inference.
+
+    As an `EstimationResult` the terms are the levels (`event_time::e`, `cohort::g`, `period::t`) and `ATT`
+    (the overall effect); `vcov` is diagonal (the bootstrap gives standard errors, not covariances) and the
+    intervals of the levels use the uniform band's critical value when bootstrapped with `cband`.
+    """
 
     kind: str
     levels: pd.DataFrame  # egt, att, se, ci_lower, ci_upper (empty for "simple")
@@ -499,9 +518,12 @@ class CSAggregate:
         return self.to_markdown()
 
 
-@dataclass
-class CallawaySantAnnaResult:
-    """Group-time ATTs with their influence functions; `aggregate` reproduces R's `aggte`."""
+@dataclass(kw_only=True)
+class CallawaySantAnnaResult(EstimationResult):
+    """Group-time ATTs with their influence functions; `aggregate` reproduces R's `aggte`.
+
+    As an `EstimationResult` the terms are `att_gt::g::t` with a diagonal `vcov`.
+    """
 
     att_gt: pd.DataFrame
     influence: np.ndarray = field(repr=False)  # (n, cells) influence functions, n = units
@@ -509,18 +531,16 @@ class CallawaySantAnnaResult:
     periods: np.ndarray = field(repr=False)
     y: str = ""
     control_group: str = "never"
-    method: str = "dr"
+    estimator: str = "dr"
     base_period: str = "varying"
     anticipation: float = 0
     alpha: float = 0.05
     n_units: int = 0
-    n_clusters: int = 0
-    cluster: str | None = None
-    covariates: list[str] = field(default_factory=list)
+    controls: list[str] = field(default_factory=list)
     crit_val: float = float("nan")
     bootstrap_draws: int = 0
     cband: bool = True
-    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     _multiplier: _Multiplier | None = field(default=None, repr=False)
 
     # ---- aggregation (did::compute.aggte) ------------------------------------------------------------
@@ -531,8 +551,8 @@ class CallawaySantAnnaResult:
         s = pg[keepers].sum()
         return ind / s - ind.sum(1, keepdims=True) * (pg[keepers] / s**2)[None, :]
 
-    def aggregate(self, kind: AggKind = "dynamic", min_e: float = -np.inf, max_e: float = np.inf,
-                  balance_e: int | None = None, na_rm: bool = False) -> CSAggregate:
+    def aggregate(self, kind: AggKind = "dynamic", *, min_e: float = -np.inf, max_e: float = np.inf,
+                  balance_e: int | None = None, na_rm: bool = False, model_id: str | None = None) -> CSAggregate:
         """Aggregate ATT(g,t) as R `aggte(type=kind)`: simple, group, dynamic (event time) or calendar.
 
         As in R, `min_e`/`max_e` bound the event times of "dynamic" (and `max_e` the post-treatment cells of
@@ -581,7 +601,7 @@ class CallawaySantAnnaResult:
                 att_l.append(float(att[which].mean()))
                 inf_l.append(combine(which, pg[which] / pg[which].sum(), None))
             if not att_l:
-                raise ValueError("no post-treatment ATT(g,t) to aggregate")
+                raise NotEstimable("no post-treatment ATT(g,t) to aggregate")
             att_g = np.array(att_l)
             inf_g = np.column_stack(inf_l)
             sel = np.isin(glist, egt)
@@ -608,7 +628,7 @@ class CallawaySantAnnaResult:
                 inf_l.append(combine(which, w, self._wif(which, pg, group)))
             epos = np.asarray(egt, dtype=float) >= 0
             if not epos.any():
-                raise ValueError("no event time e >= 0 left to average")
+                raise NotEstimable("no event time e >= 0 left to average")
             overall = float(np.mean(np.asarray(att_l)[epos]))
             overall_if = np.column_stack(inf_l)[:, epos].mean(1)
         else:  # calendar
@@ -642,20 +662,33 @@ class CallawaySantAnnaResult:
         egt_arr = np.asarray(egt, dtype=float)
         levels = pd.DataFrame({"egt": _as_int_if_integral(egt_arr), "att": att_arr, "se": se_l,
                                "ci_lower": att_arr - crit * se_l, "ci_upper": att_arr + crit * se_l})
-        return CSAggregate(kind=kind, levels=levels, overall_att=overall, overall_se=overall_se, crit_val=crit,
-                           alpha=self.alpha, influence=inf_mat, overall_influence=overall_if,
-                           info=self._footer(uniform=self._multiplier is not None and self.cband and kind != "simple"))
+        terms = [f"{_TERM_PREFIX[kind]}::{v}" for v in levels["egt"]] + ["ATT"]
+        est = np.append(att_arr, overall)
+        se_vec = np.append(se_l, overall_se)
+        inference = pd.DataFrame({"ci_lower": est - np.append(np.full(len(att_arr), crit), z) * se_vec,
+                                  "ci_upper": est + np.append(np.full(len(att_arr), crit), z) * se_vec},
+                                 index=terms)
+        return CSAggregate(
+            model_id=model_id or f"callaway_santanna_{kind}",
+            method=f"Callaway-Sant'Anna ({_METHOD_LABEL[self.estimator]})", dependent=self.y,
+            params=pd.Series(est, index=terms), vcov=pd.DataFrame(np.diag(se_vec**2), terms, terms),
+            nobs=self.nobs, vcov_type=self._footer(False)["Standard errors"],
+            cluster=self.cluster, n_clusters=self.n_clusters, fixed_effects=(), sample=self.sample,
+            inference=inference, notes={"comparison": _CONTROL_LABEL[self.control_group]},
+            kind=kind, levels=levels, overall_att=overall, overall_se=overall_se, crit_val=crit,
+            alpha=self.alpha, influence=inf_mat, overall_influence=overall_if,
+            info=self._footer(uniform=self._multiplier is not None and self.cband and kind != "simple"))
 
     # ---- publication output ----------------------------------------------------------------------------
 
     def _footer(self, uniform: bool) -> dict[str, object]:
         """Rows describing the estimation under every table."""
         se = (f"multiplier bootstrap, {self.bootstrap_draws:,} draws, clustered by "
-              f"{self.cluster or 'unit'}" if self._multiplier else "analytic (influence function)")
+              f"{' + '.join(self.cluster) or 'unit'}" if self._multiplier else "analytic (influence function)")
         level = f"{100 * (1 - self.alpha):.0f}%"
         return {"Outcome": self.y, "Comparison group": _CONTROL_LABEL[self.control_group],
-                "Estimator": _METHOD_LABEL[self.method],
-                "Covariates": ", ".join(self.covariates) or "none",
+                "Estimator": _METHOD_LABEL[self.estimator],
+                "Controls": ", ".join(self.controls) or "none",
                 "Base period": self.base_period + (f", anticipation {self.anticipation:g}" if self.anticipation
                                                    else ""),
                 "Units": f"{self.n_units:,}", "Standard errors": se,
@@ -745,11 +778,12 @@ def _as_int_if_integral(a: np.ndarray) -> np.ndarray:
 
 def callaway_santanna(
     data: pd.DataFrame,
+    *,
     y: str,
     unit: str,
     time: str,
     group: str,
-    covariates: list[str] | None = None,
+    controls: list[str] | tuple[str, ...] = (),
     control_group: ControlGroup = "never",
     method: Method = "dr",
     base_period: Literal["varying", "universal"] = "varying",
@@ -761,6 +795,7 @@ def callaway_santanna(
     progress: bool = True,
     cband: bool = True,
     bootstrap_weights: Literal["rademacher", "mammen"] = "rademacher",
+    model_id: str = "callaway_santanna",
 ) -> CallawaySantAnnaResult:
     """Estimate all ATT(g,t) of Callaway & Sant'Anna (2021) on a panel, as R `did::att_gt(panel=TRUE)`.
 
@@ -768,7 +803,7 @@ def callaway_santanna(
     standard errors), True (1,000 draws, R's default) or a number of draws; `cluster` (a unit-invariant
     column) needs the bootstrap, as in R. `cband` gives uniform bands when bootstrapping.
     """
-    covariates = list(covariates or [])
+    covariates = list(controls)
     control = _CONTROL_ALIASES.get(control_group)
     if control is None:
         raise ValueError("control_group must be 'never' or 'notyet'")
@@ -881,12 +916,29 @@ def callaway_santanna(
         "att": att, "se": se, "ci_lower": att - crit * se, "ci_upper": att + crit * se,
         "n_treated": tab["n_treated"].astype(int), "n_control": tab["n_control"].astype(int),
     })
+    terms = [f"att_gt::{g}::{t}" for g, t in zip(att_gt["group"], att_gt["time"], strict=True)]
+    cohorts = {("never" if np.isinf(g) else str(int(g)) if float(g).is_integer() else str(g)): int(c)
+               for g, c in zip(*np.unique(panel.g, return_counts=True), strict=True)}
+    sample = SampleInfo(nobs=n * len(periods), n_units=n, periods=(_plain(periods.min()), _plain(periods.max())),
+                        n_periods=len(periods), cohorts=cohorts, dropped=panel.dropped, note="; ".join(panel.notes))
+    est_name = f"Callaway-Sant'Anna ({_METHOD_LABEL[method]})"
+    se_type = (f"multiplier bootstrap, {draws:,} draws" if draws else "analytic (influence function)")
     return CallawaySantAnnaResult(
+        model_id=model_id, method=est_name, dependent=y, params=pd.Series(att, index=terms),
+        vcov=pd.DataFrame(np.diag(se**2), terms, terms), nobs=n * len(periods), vcov_type=se_type,
+        cluster=(cluster or unit,), n_clusters=panel.n_clusters, sample=sample,
+        inference=pd.DataFrame({"ci_lower": att - crit * se, "ci_upper": att + crit * se}, index=terms),
         att_gt=att_gt, influence=inf, unit_groups=panel.g, periods=periods, y=y, control_group=control,
-        method=method, base_period=base_period, anticipation=anticipation, alpha=alpha, n_units=n,
-        n_clusters=panel.n_clusters, cluster=cluster, covariates=covariates, crit_val=crit, bootstrap_draws=draws,
-        cband=cband, notes=panel.notes, _multiplier=multiplier,
+        estimator=method, base_period=base_period, anticipation=anticipation, alpha=alpha, n_units=n,
+        controls=covariates, crit_val=crit, bootstrap_draws=draws,
+        cband=cband, warnings=panel.notes, _multiplier=multiplier,
     )
+
+
+def _plain(x: object) -> object:
+    """A numpy scalar as a plain number (integers for whole periods)."""
+    v = float(x)  # type: ignore[arg-type]
+    return int(v) if v.is_integer() else v
 
 
 def _bench_data(n_units: int = 300, n_periods: int = 15, seed: int = 0) -> pd.DataFrame:

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.did.results import EventStudyResult
-from analysis.fixed_effects import twfe
+from analysis.fixed_effects import feols
+from analysis.results import NotEstimable
 
 
 def cohort_values(data: pd.DataFrame, group: str) -> np.ndarray:
@@ -59,42 +60,45 @@ def event_dummies(rel: np.ndarray, ref: tuple[int, ...]) -> pd.DataFrame:
 
 def event_study(
     data: pd.DataFrame,
+    *,
     y: str,
-    unit: str = "city_code",
-    time: str = "year",
-    group: str = "bigdata_cohort",
-    covariates: Sequence[str] | None = None,
-    cluster: str | None = None,
+    unit: str,
+    time: str,
+    group: str,
+    controls: Sequence[str] = (),
+    cluster: str | Sequence[str] | None = None,
     ref: int | Sequence[int] = -1,
     min_e: int | None = None,
     max_e: int | None = None,
+    weights: str | None = None,
     model_id: str = "event_study",
 ) -> EventStudyResult:
     """TWFE event study of `y` on event-time dummies (never treated as controls), CRV1 errors by `cluster`."""
-    covariates = list(covariates or [])
-    cluster = cluster or unit
+    controls = list(controls)
+    clusters = [cluster] if isinstance(cluster, str) else list(cluster or [unit])
     refs = refs_of(ref)
     if (min_e is not None and min(refs) < min_e) or (max_e is not None and max(refs) > max_e):
         raise ValueError(f"reference period(s) {refs} lie outside the event window [{min_e}, {max_e}]")
-    cols = list(dict.fromkeys([y, unit, time, cluster, *covariates]))
+    cols = list(dict.fromkeys([y, unit, time, group, *clusters, *controls, *([weights] if weights else [])]))
     df = data[cols].reset_index(drop=True)
     rel = bin_event_time(relative_time(data, time, group), min_e, max_e)
     dummies = event_dummies(rel, refs)
     if dummies.empty:
-        raise ValueError(f"no treated observations outside the reference period(s) in {group!r}")
+        raise NotEstimable(f"no treated observations outside the reference period(s) in {group!r}")
     df = pd.concat([df, dummies], axis=1)
-    reg = twfe(df, y, [*dummies.columns, *covariates], unit=unit, time=time, cluster=cluster, model_id=model_id)
+    reg = feols(df, y=y, x=list(dummies.columns), controls=controls, fe=(unit, time), cluster=clusters,
+                weights=weights, model_id=model_id, unit=unit, time=time, group=group)
 
     names = list(dummies.columns)
     events = [int(n.split("::")[1]) for n in names]
     params = pd.Series(reg.params[names].to_numpy(), index=events, name="estimate")
-    cov = pd.DataFrame(reg.cov.loc[names, names].to_numpy(), index=events, columns=events)
+    cov = pd.DataFrame(reg.vcov.loc[names, names].to_numpy(), index=events, columns=events)
     binned_low = min_e is not None and bool(np.nanmin(relative_time(data, time, group)) < min_e)
     binned_high = max_e is not None and bool(np.nanmax(relative_time(data, time, group)) > max_e)
     return EventStudyResult(
-        model_id=model_id, method="TWFE event study", dependent=y, params=params, cov=cov, reference=refs,
-        nobs=reg.nobs, n_clusters=reg.n_clusters, df_resid=reg.df_resid, cluster=cluster,
+        model_id=model_id, method="TWFE event study", dependent=y, params=params, vcov=cov, reference=refs,
+        nobs=reg.nobs, n_clusters=reg.n_clusters, df_resid=reg.df_resid, cluster=reg.cluster,
+        vcov_type=reg.vcov_type, fixed_effects=reg.fixed_effects, sample=reg.sample, stats=reg.stats,
         binned=(binned_low, binned_high), regression=reg,
-        notes={"vcov": reg.vcov_type, "covariates": covariates, "min_e": min_e, "max_e": max_e,
-               "controls": "never treated", **reg.notes},
+        notes={"controls": controls, "min_e": min_e, "max_e": max_e, "comparison": "never treated"},
     )

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from analysis.did.event_study import cohort_values
 from analysis.did.results import PlaceboResult
 from analysis.fixed_effects import _drop_singletons, demean, twfe
+from analysis.results import SampleInfo
 
 
 def _draw_cohorts(rng: np.random.Generator, cohorts: np.ndarray, periods: np.ndarray, method: str,
@@ -51,23 +52,26 @@ def _draw_cohorts(rng: np.random.Generator, cohorts: np.ndarray, periods: np.nda
 
 def placebo(
     data: pd.DataFrame,
+    *,
     y: str,
-    unit: str = "city_code",
-    time: str = "year",
-    group: str = "bigdata_cohort",
-    covariates: Sequence[str] | None = None,
+    unit: str,
+    time: str,
+    group: str,
+    controls: Sequence[str] = (),
     n_draws: int = 1000,
-    method: Literal["permute", "random"] = "permute",
+    assignment: Literal["permute", "random"] = "permute",
     n_treated: int | None = None,
     estimator: Callable[[pd.DataFrame], float] | None = None,
     seed: int | None = None,
     progress: bool = True,
     chunk: int = 250,
+    model_id: str = "placebo",
 ) -> PlaceboResult:
     """Distribution of the TWFE (or `estimator`) coefficient under N random reassignments of treatment timing."""
-    if method not in ("permute", "random"):
-        raise ValueError("method must be 'permute' or 'random'")
-    covariates = list(covariates or [])
+    if assignment not in ("permute", "random"):
+        raise ValueError("assignment must be 'permute' or 'random'")
+    method = assignment
+    covariates = list(controls)
     rng = np.random.default_rng(seed)
     cols = list(dict.fromkeys([y, unit, time, *covariates]))
     df = data[cols].copy()
@@ -144,19 +148,27 @@ def placebo(
 
     est = est[np.isfinite(est)]
     p = (1 + int(np.sum(np.abs(est) >= abs(actual) - 1e-12))) / (1 + len(est))
-    notes: dict[str, object] = {"n_requested": n_draws, "n_treated": n_tr, "covariates": covariates,
+    notes: dict[str, object] = {"n_requested": n_draws, "n_treated": n_tr, "controls": covariates,
                                 "estimator": getattr(estimator, "__name__", "custom") if estimator else "TWFE"}
-    return PlaceboResult(dependent=y, actual=actual, draws=est, p_value=float(p), method=method, seed=seed,
-                         notes=notes)
+    sd = float(np.std(est, ddof=1)) if len(est) > 1 else float("nan")
+    q = np.quantile(est, [0.025, 0.975]) if len(est) else [np.nan, np.nan]
+    return PlaceboResult(
+        model_id=model_id, method=f"placebo ({method} assignment, {len(est):,} draws)", dependent=y,
+        params=pd.Series([actual], index=["treated"]), vcov=pd.DataFrame([[sd**2]], ["treated"], ["treated"]),
+        nobs=len(df), vcov_type="permutation distribution", fixed_effects=(unit, time),
+        sample=SampleInfo.of_panel(df, unit=unit, time=time, group="_g"),
+        inference=pd.DataFrame({"p_value": [float(p)], "ci_lower": [actual - q[1]], "ci_upper": [actual - q[0]]},
+                               index=["treated"]),
+        actual=actual, draws=est, p_value=float(p), assignment=method, seed=seed, notes=notes)
 
 
-def twfe_coefficient(y: str, unit: str, time: str, group: str,
-                     covariates: Sequence[str] | None = None) -> Callable[[pd.DataFrame], float]:
+def twfe_coefficient(*, y: str, unit: str, time: str, group: str,
+                     controls: Sequence[str] = ()) -> Callable[[pd.DataFrame], float]:
     """An `estimator` for `placebo` that runs the full `twfe` each draw (slow path; for checks)."""
     def fit(frame: pd.DataFrame) -> float:
         g = cohort_values(frame, group)
         d = (frame[time].to_numpy(dtype=float) >= g).astype(float)
-        res = twfe(frame.assign(_treated=d), y, ["_treated", *(covariates or [])], unit=unit, time=time,
+        res = twfe(frame.assign(_treated=d), y=y, x=["_treated"], controls=controls, unit=unit, time=time,
                    cluster=unit)
         return float(res.params["_treated"])
     fit.__name__ = "twfe"

@@ -27,12 +27,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from analysis.did.event_study import cohort_values
 from analysis.did.results import DIDResult
 from analysis.fixed_effects import twfe
+from analysis.results import NotEstimable, SampleInfo
 
 
 def _balance(x: pd.DataFrame, treat: np.ndarray, matched_t: pd.DataFrame, matched_c: pd.DataFrame) -> pd.DataFrame:
@@ -52,23 +52,26 @@ def _balance(x: pd.DataFrame, treat: np.ndarray, matched_t: pd.DataFrame, matche
 
 def psm_did(
     data: pd.DataFrame,
+    *,
     y: str,
-    unit: str = "city_code",
-    time: str = "year",
-    group: str = "bigdata_cohort",
-    covariates: Sequence[str] = (),
+    unit: str,
+    time: str,
+    group: str,
+    match_on: Sequence[str],
     baseline: str | int = "pre_mean",
     caliper: float | None = 0.2,
     replace: bool = False,
     common_support: bool = True,
-    did_covariates: Sequence[str] | None = None,
+    controls: Sequence[str] = (),
     cluster: str | None = None,
     model_id: str = "psm_did",
 ) -> DIDResult:
     """Logit PSM (1:1 nearest neighbour, caliper, common support) and TWFE DID on the matched sample."""
-    covariates, did_covariates = list(covariates), list(did_covariates or [])
+    import statsmodels.api as sm
+
+    covariates, did_covariates = list(match_on), list(controls)
     if not covariates:
-        raise ValueError("psm_did needs the pre-treatment covariates of the propensity score")
+        raise ValueError("psm_did needs the pre-treatment covariates of the propensity score (match_on)")
     cluster = cluster or unit
     df = data.copy()
     df["_g"] = cohort_values(data, group)
@@ -76,7 +79,7 @@ def psm_did(
     df.loc[df["_g"] > t_max, "_g"] = np.nan                 # adopters after the sample are untreated in it
     g_unit = df.groupby(unit)["_g"].first()
     if not np.isfinite(g_unit.to_numpy()).any():
-        raise ValueError("no treated units")
+        raise NotEstimable(f"no treated units in {group!r}")
     first = float(np.nanmin(g_unit.to_numpy()))
 
     if baseline == "pre_mean":
@@ -117,7 +120,7 @@ def psm_did(
     m = pd.DataFrame(matches, columns=["treated_unit", "control_unit", "pscore_treated", "pscore_control",
                                        "logit_distance"])
     if m.empty:
-        raise ValueError("no treated unit found a control within the caliper")
+        raise NotEstimable("no treated unit found a control within the caliper")
     balance = _balance(base, treat, base.loc[m["treated_unit"]], base.loc[m["control_unit"]])
 
     # The matched panel: every matched treated unit and each use of a control as its own pseudo-unit.
@@ -127,14 +130,18 @@ def psm_did(
         pieces += [rows.assign(_uid=f"{c}#{r}", _cl=rows[cluster]) for r in range(cnt)]
     panel = pd.concat(pieces, ignore_index=True)
     panel["treated"] = (panel[time].to_numpy(dtype=float) >= panel["_g"].to_numpy()).astype(float)
-    reg = twfe(panel, y, ["treated", *did_covariates], unit="_uid", time=time, cluster="_cl", model_id=model_id)
-    notes = {**reg.notes, "n_treated_units": int(treat.sum()), "n_matched_pairs": len(m),
+    reg = twfe(panel, y=y, x=["treated"], controls=did_covariates, unit="_uid", time=time, cluster="_cl",
+               model_id=model_id)
+    notes = {"n_treated_units": int(treat.sum()), "n_matched_pairs": len(m),
              "n_off_support": int((~on_support).sum()), "n_unmatched_treated": int((treat & on_support).sum() - len(m)),
              "caliper_logit": cal, "replace": replace, "baseline": baseline,
              "logit_params": dict(zip(["const", *covariates], logit.params, strict=True)), "matches": m,
              "pscore": score}
+    sample = SampleInfo.of_panel(panel, unit="_uid", time=time, group="_g", dropped=reg.sample.dropped if
+                                 reg.sample else [], note=f"{len(m)} matched pairs of {int(treat.sum())} treated units")
     return DIDResult(
-        model_id=model_id, dependent=y, params=reg.params, cov=reg.cov, nobs=reg.nobs, df_resid=reg.df_resid,
-        n_clusters=reg.n_clusters, r2_within=reg.r2_within, fixed_effects=[unit, time], cluster=cluster,
-        vcov_type=reg.vcov_type, notes=notes, method="PSM-DID (logit, 1:1 nearest neighbour)",
-        tables={"balance": balance})
+        model_id=model_id, dependent=y, params=reg.params, vcov=reg.vcov, nobs=reg.nobs, df_resid=reg.df_resid,
+        n_clusters=reg.n_clusters, stats=reg.stats, fixed_effects=(unit, time), cluster=(cluster,),
+        vcov_type=reg.vcov_type.replace("_cl", cluster), notes=notes,
+        method="PSM-DID (logit, 1:1 nearest neighbour)", tables={"balance": balance}, sample=sample,
+        model=reg.model)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -10,12 +10,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
 
-from analysis.results import CoefficientInference, RegressionResult
-
-
-def _stars(p: float) -> str:
-    """Significance stars: * p<0.10, ** p<0.05, *** p<0.01."""
-    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""
+from analysis.fixed_effects import RegressionResult
+from analysis.results import EstimationResult, stars
 
 
 def _figure(figsize: tuple[float, float]) -> Figure:
@@ -25,82 +21,31 @@ def _figure(figsize: tuple[float, float]) -> Figure:
     return fig
 
 
-def _quantile(level: float, df: int | None) -> float:
-    """Two-sided critical value: t(df) when df is given, else normal."""
-    return float(stats.t.ppf(0.5 + level / 2, df) if df else stats.norm.ppf(0.5 + level / 2))
-
-
-FOOTNOTE = "Standard errors in parentheses; * p<0.10, ** p<0.05, *** p<0.01."
-
-
-@dataclass
+@dataclass(kw_only=True)
 class DIDResult(RegressionResult):
     """A regression-type DID estimate (two-stage, stacked, PSM-DID) with extra tables (balance, weights …)."""
 
-    method: str = ""
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
-    def _table(self, digits: int = 4) -> pd.DataFrame:
-        """The regression table with the estimator named and an undefined R² left out."""
-        table = super()._table(digits)
-        if not np.isfinite(self.r2_within):
-            table = table.drop(index="Within R²")
-        if self.method:
-            table = pd.concat([table, pd.DataFrame({self.dependent: [self.method]}, index=["Estimator"])])
-        return table
+@dataclass(kw_only=True)
+class EventStudyResult(EstimationResult):
+    """Dynamic effects by event time (relative to first treatment) with their covariance, tables and plot.
 
-    def to_markdown(self) -> str:
-        """Markdown: the coefficient table, then each extra table under its name."""
-        parts = [super().to_markdown()]
-        parts += [f"\n**{name}**\n\n{t.to_markdown()}\n" for name, t in self.tables.items()]
-        return "\n".join(parts)
+    `params` is indexed by event time (int); `tidy()` names the terms `event_time::e`.
+    """
 
-    def to_latex(self) -> str:
-        """LaTeX tabulars: the coefficient table and each extra table."""
-        return "\n".join([super().to_latex(), *(t.to_latex(escape=True) for t in self.tables.values())])
-
-    def to_html(self) -> str:
-        """HTML: the coefficient table and each extra table with a heading."""
-        parts = [super().to_html()]
-        parts += [f"<h4>{name}</h4>\n{t.to_html()}" for name, t in self.tables.items()]
-        return "\n".join(parts)
-
-
-@dataclass
-class EventStudyResult(CoefficientInference):
-    """Dynamic effects by event time (relative to first treatment) with their covariance, tables and plot."""
-
-    model_id: str
-    method: str
-    dependent: str
-    params: pd.Series                 # index: event time (int)
-    cov: pd.DataFrame
     reference: tuple[int, ...]        # normalised to zero (shown as 0 without a standard error)
-    nobs: int
-    n_clusters: int | None
-    df_resid: int | None              # t(df_resid) inference; None = normal
-    cluster: str | None
     binned: tuple[bool, bool] = (False, False)   # lowest / highest event time collects the tail
     by_cohort: pd.DataFrame | None = None        # cohort x event-time estimates (Sun-Abraham)
-    regression: RegressionResult | None = None   # the underlying regression (all terms)
-    notes: dict[str, object] = field(default_factory=dict)
+    regression: EstimationResult | None = None   # the underlying regression (all terms)
 
-    @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided p-values (t(G-1) when clustered, as reghdfe/pyfixest)."""
-        t = np.abs(self.tstats.to_numpy())
-        p = 2 * (stats.t.sf(t, self.df_resid) if self.df_resid else stats.norm.sf(t))
-        return pd.Series(p, index=self.params.index, name="p_value")
-
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """Pointwise confidence intervals on the same distribution as the p-values."""
-        q = _quantile(level, self.df_resid)
-        return pd.DataFrame({"lower": self.params - q * self.std_errors, "upper": self.params + q * self.std_errors})
+    def term_labels(self) -> list[str]:
+        """Event-time terms as stored in `regression_results`."""
+        return [f"event_time::{int(e)}" for e in self.params.index]
 
     def estimates(self, level: float = 0.95, include_reference: bool = True) -> pd.DataFrame:
         """One row per event time (reference periods as 0 with NaN inference), sorted by event time."""
         ci = self.conf_int(level)
-        out = pd.DataFrame({"estimate": self.params, "std_error": self.std_errors, "t_stat": self.tstats,
+        out = pd.DataFrame({"estimate": self.params, "std_error": self.std_errors, "t_stat": self.tvalues,
                             "p_value": self.pvalues, "ci_lower": ci["lower"], "ci_upper": ci["upper"]})
         if include_reference:
             ref = pd.DataFrame({"estimate": 0.0}, index=[r for r in self.reference if r not in out.index])
@@ -112,7 +57,7 @@ class EventStudyResult(CoefficientInference):
     def _subset(self, periods: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Coefficients and covariance of the given event times."""
         periods = [p for p in periods if p in self.params.index]
-        return self.params.loc[periods].to_numpy(), self.cov.loc[periods, periods].to_numpy()
+        return self.params.loc[periods].to_numpy(), self.vcov.loc[periods, periods].to_numpy()
 
     def average(self, periods: list[int] | None = None) -> dict[str, float]:
         """Simple average of the given event-time effects (default: all e >= 0) with its standard error."""
@@ -144,49 +89,19 @@ class EventStudyResult(CoefficientInference):
             return f"≥{e}"
         return str(e)
 
-    def tidy(self) -> pd.DataFrame:
-        """One row per estimated event time in the layout of `analysis.regression_results`."""
-        est = self.estimates(include_reference=False)
-        return pd.DataFrame({
-            "model_id": self.model_id, "dependent": self.dependent,
-            "term": [f"event_time::{e}" for e in est.index], "estimate": est["estimate"].to_numpy(),
-            "std_error": est["std_error"].to_numpy(), "t_stat": est["t_stat"].to_numpy(),
-            "p_value": est["p_value"].to_numpy(), "ci_lower": est["ci_lower"].to_numpy(),
-            "ci_upper": est["ci_upper"].to_numpy(), "nobs": self.nobs, "n_clusters": self.n_clusters,
-            "r2_within": self.regression.r2_within if self.regression is not None else np.nan,
-            "fixed_effects": "+".join(self.regression.fixed_effects) if self.regression is not None else "",
-            "vcov": self.notes.get("vcov", self.regression.vcov_type if self.regression is not None else ""),
-        })
-
-    def _table(self, digits: int = 4) -> pd.DataFrame:
+    def coef_table(self, digits: int = 4) -> pd.DataFrame:
         """Event-time coefficients with stars and standard errors in parentheses, plus the footer."""
         rows = []
         for e, r in self.estimates().iterrows():
             if e in self.reference:
                 rows += [(self._label(e), "0 (reference)"), ("", "")]
             else:
-                rows += [(self._label(e), f"{r['estimate']:.{digits}f}{_stars(r['p_value'])}"),
+                rows += [(self._label(e), f"{r['estimate']:.{digits}f}{stars(r['p_value'])}"),
                          ("", f"({r['std_error']:.{digits}f})")]
         pre = self.pretrend_test()
-        rows += [("Estimator", self.method), ("Clustered by", self.cluster or "none"), ("N", f"{self.nobs:,}"),
-                 ("Clusters", f"{self.n_clusters:,}" if self.n_clusters else ""),
-                 ("Pre-trend test p", f"{pre['p_value']:.3f}" if np.isfinite(pre["p_value"]) else "")]
+        rows += self.footer()
+        rows += [("Pre-trend test p", f"{pre['p_value']:.3f}" if np.isfinite(pre["p_value"]) else "")]
         return pd.DataFrame(rows, columns=["event time", self.dependent]).set_index("event time")
-
-    def to_markdown(self) -> str:
-        """A Markdown table (standard errors in parentheses; * p<0.10, ** p<0.05, *** p<0.01)."""
-        return self._table().to_markdown() + f"\n\n{FOOTNOTE}\n"
-
-    def to_latex(self) -> str:
-        """A LaTeX tabular for papers."""
-        return self._table().to_latex(escape=True)
-
-    def to_html(self) -> str:
-        """An HTML table for notebooks and the Dagster UI."""
-        return self._table().to_html()
-
-    def __str__(self) -> str:
-        return self.to_markdown()
 
     def plot(self, level: float = 0.95, title: str | None = None, figsize: tuple[float, float] = (7.0, 4.0),
              by_cohort: bool = False) -> Figure:
@@ -215,16 +130,18 @@ class EventStudyResult(CoefficientInference):
         return fig
 
 
-@dataclass
-class BaconResult:
-    """Goodman-Bacon (2021) decomposition: every 2x2 DID, its weight and type, and the TWFE estimate."""
+@dataclass(kw_only=True)
+class BaconResult(EstimationResult):
+    """Goodman-Bacon (2021) decomposition: every 2x2 DID, its weight and type, and the TWFE estimate.
 
-    dependent: str
+    As an `EstimationResult` the terms are `TWFE` (with its CRV1 error) and the weighted average 2x2
+    estimate of each comparison type (`bacon::<type>`, no standard error).
+    """
+
     twfe: float
     decomposition: pd.DataFrame       # treated, control, type, estimate, weight
-    notes: dict[str, object] = field(default_factory=dict)
 
-    def summary(self) -> pd.DataFrame:
+    def by_type(self) -> pd.DataFrame:
         """Total weight and weighted-average estimate by comparison type (Stata `bacondecomp` layout)."""
         d = self.decomposition.assign(we=lambda t: t["weight"] * t["estimate"])
         out = d.groupby("type", sort=False).agg(weight=("weight", "sum"), we=("we", "sum"), n=("weight", "size"))
@@ -233,7 +150,7 @@ class BaconResult:
 
     def _tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The summary with a TWFE total row, and the full list of comparisons."""
-        s = self.summary()
+        s = self.by_type()
         s.loc["TWFE (weighted sum)"] = [s["weight"].sum(), self.twfe, s["n"].sum()]
         return s.astype({"n": int}), self.decomposition
 
@@ -260,9 +177,6 @@ class BaconResult:
         return f"<h4>{self.caption}</h4>\n" + s.to_html(float_format="%.4f") + "\n" + d.to_html(
             index=False, float_format="%.4f")
 
-    def __str__(self) -> str:
-        return self.to_markdown()
-
     def plot(self, title: str | None = None, figsize: tuple[float, float] = (6.0, 4.0)) -> Figure:
         """The classic Bacon scatter: 2x2 estimate against its weight, by type, with the TWFE line."""
         fig = _figure(figsize)
@@ -278,45 +192,45 @@ class BaconResult:
         return fig
 
 
-@dataclass
-class PlaceboResult:
-    """Permutation (placebo) test: the estimate, its reassignment distribution and the two-sided p-value."""
+@dataclass(kw_only=True)
+class PlaceboResult(EstimationResult):
+    """Permutation (placebo) test: the estimate, its reassignment distribution and the two-sided p-value.
 
-    dependent: str
+    As an `EstimationResult` the term `treated` carries the actual estimate, the standard deviation of the
+    placebo draws as its standard error, and the permutation p-value and 2.5/97.5% draw quantiles as
+    `inference`.
+    """
+
     actual: float
     draws: np.ndarray
     p_value: float
-    method: str
+    assignment: str
     seed: int | None
-    notes: dict[str, object] = field(default_factory=dict)
 
     @property
     def n_draws(self) -> int:
         """Number of usable draws."""
         return len(self.draws)
 
-    def summary(self) -> pd.DataFrame:
+    def distribution(self) -> pd.DataFrame:
         """One-row summary: estimate, draws' mean/sd/quantiles, p-value."""
         q = np.quantile(self.draws, [0.025, 0.975])
         return pd.DataFrame({
             "estimate": [self.actual], "draws": [self.n_draws], "mean": [self.draws.mean()],
             "sd": [self.draws.std(ddof=1)], "q2.5": [q[0]], "q97.5": [q[1]], "p_value": [self.p_value],
-            "method": [self.method]}, index=[self.dependent])
+            "assignment": [self.assignment]}, index=[self.dependent])
 
     def to_markdown(self) -> str:
         """Markdown summary table."""
-        return self.summary().to_markdown(floatfmt=".4f") + "\n"
+        return self.distribution().to_markdown(floatfmt=".4f") + "\n"
 
     def to_latex(self) -> str:
         """LaTeX summary table."""
-        return self.summary().to_latex(escape=True, float_format="%.4f")
+        return self.distribution().to_latex(escape=True, float_format="%.4f")
 
     def to_html(self) -> str:
         """HTML summary table."""
-        return self.summary().to_html(float_format="%.4f")
-
-    def __str__(self) -> str:
-        return self.to_markdown()
+        return self.distribution().to_html(float_format="%.4f")
 
     def plot(self, title: str | None = None, bins: int = 40, figsize: tuple[float, float] = (6.0, 4.0)) -> Figure:
         """Density of the placebo estimates with the actual estimate marked (Figs 6-7 of seed 002)."""

@@ -35,6 +35,7 @@ import pandas as pd
 from analysis.did.event_study import cohort_values, refs_of
 from analysis.did.results import EventStudyResult
 from analysis.fixed_effects import _drop_singletons, twfe
+from analysis.results import NotEstimable, SampleInfo
 
 
 def _name(g: float, e: int) -> str:
@@ -44,18 +45,20 @@ def _name(g: float, e: int) -> str:
 
 def sun_abraham(
     data: pd.DataFrame,
+    *,
     y: str,
-    unit: str = "city_code",
-    time: str = "year",
-    group: str = "bigdata_cohort",
-    covariates: Sequence[str] | None = None,
+    unit: str,
+    time: str,
+    group: str,
+    controls: Sequence[str] = (),
     cluster: str | None = None,
-    control: Literal["never", "last"] = "never",
+    control_group: Literal["never", "last"] = "never",
     ref: int | Sequence[int] = -1,
     model_id: str = "sun_abraham",
 ) -> EventStudyResult:
     """Interaction-weighted event study (cohort-share weights) with delta-method CRV1 errors."""
-    covariates = list(covariates or [])
+    covariates = list(controls)
+    control = control_group
     cluster = cluster or unit
     refs = refs_of(ref)
     cols = list(dict.fromkeys([y, unit, time, cluster, *covariates]))
@@ -67,13 +70,13 @@ def sun_abraham(
     if control == "last":
         g_last = df["_g"].max()
         if not np.isfinite(g_last):
-            raise ValueError("control='last' needs at least one treated cohort")
+            raise NotEstimable("control_group='last' needs at least one treated cohort")
         df = df[df[time] < g_last]
         df.loc[df["_g"] == g_last, "_g"] = np.nan          # the control cohort: no interactions
     elif control != "never":
-        raise ValueError("control must be 'never' or 'last'")
+        raise ValueError("control_group must be 'never' or 'last'")
     if not df["_g"].isna().any():
-        raise ValueError("no control units: there are no never-treated units (use control='last')")
+        raise NotEstimable("no control units: there are no never-treated units (use control_group='last')")
 
     # The estimation sample of `twfe` (complete cases, then reghdfe's iterative singleton drop): the
     # cohort shares of step 2 are counted on exactly the observations the regression uses.
@@ -87,10 +90,12 @@ def sun_abraham(
     names = [_name(g, e) for g, e in zip(cells["_g"], cells["_e"], strict=True)]
     inter = pd.DataFrame({n: ((df["_g"] == g) & (df["_e"] == e)).astype(float).to_numpy()
                           for n, g, e in zip(names, cells["_g"], cells["_e"], strict=True)})
-    reg = twfe(pd.concat([df, inter], axis=1), y, [*names, *covariates], unit=unit, time=time, cluster=cluster,
-               model_id=model_id)
+    if not names:
+        raise NotEstimable(f"no treated cohort x event-time cell outside the reference period(s) in {group!r}")
+    reg = twfe(pd.concat([df, inter], axis=1), y=y, x=names, controls=covariates, unit=unit, time=time,
+               cluster=cluster, model_id=model_id)
     delta = reg.params[names].to_numpy()
-    v_delta = reg.cov.loc[names, names].to_numpy()
+    v_delta = reg.vcov.loc[names, names].to_numpy()
 
     # Step 2: shares of each cohort among the observations at event time e.
     cells["weight"] = cells["n"] / cells.groupby("_e")["n"].transform("sum")
@@ -124,9 +129,14 @@ def sun_abraham(
     params = pd.Series(nu, index=events, name="estimate")
     return EventStudyResult(
         model_id=model_id, method="Sun-Abraham IW", dependent=y, params=params,
-        cov=pd.DataFrame(v_nu, index=events, columns=events), reference=refs, nobs=reg.nobs,
-        n_clusters=reg.n_clusters, df_resid=reg.df_resid, cluster=cluster, by_cohort=by_cohort, regression=reg,
-        notes={"vcov": f"{reg.vcov_type} + delta method for cohort shares (Sun & Abraham 2021)",
+        vcov=pd.DataFrame(v_nu, index=events, columns=events), reference=refs, nobs=reg.nobs,
+        n_clusters=reg.n_clusters, df_resid=reg.df_resid, cluster=reg.cluster, by_cohort=by_cohort,
+        regression=reg, fixed_effects=reg.fixed_effects, stats=reg.stats,
+        sample=SampleInfo.of_panel(df, unit=unit, time=time, group="_g", dropped=[
+            {"reason": "rows of units treated in the first period (always treated)",
+             "rows": int(data[unit].isin(dropped_always).sum())}] if dropped_always else []),
+        vcov_type=f"{reg.vcov_type} + delta method for cohort shares (Sun & Abraham 2021)",
+        notes={
                "std_error_conditional": pd.Series(np.sqrt(np.diag(v_cond)), index=events),
                "cov_conditional": pd.DataFrame(v_cond, index=events, columns=events),
                "control": control, "dropped_always_treated": dropped_always, "covariates": covariates},

@@ -27,6 +27,7 @@ from scipy.sparse.linalg import splu
 
 from analysis.did.event_study import bin_event_time, event_dummies, refs_of, relative_time
 from analysis.did.results import DIDResult, EventStudyResult
+from analysis.results import NotEstimable, SampleInfo
 
 
 def _dummies(codes: np.ndarray, n_levels: int) -> sparse.csr_matrix:
@@ -53,11 +54,12 @@ def _stage1_sample(df: pd.DataFrame, clean: np.ndarray, unit: str, time: str) ->
 
 def two_stage(
     data: pd.DataFrame,
+    *,
     y: str,
-    unit: str = "city_code",
-    time: str = "year",
-    group: str = "bigdata_cohort",
-    covariates: Sequence[str] | None = None,
+    unit: str,
+    time: str,
+    group: str,
+    controls: Sequence[str] = (),
     cluster: str | None = None,
     rings: Sequence[str] | None = None,
     event_study: bool = False,
@@ -67,7 +69,7 @@ def two_stage(
     model_id: str = "two_stage",
 ) -> DIDResult | EventStudyResult:
     """Two-stage DID (static, or event study with `event_study=True`), optionally with Butts ring spillovers."""
-    covariates, rings = list(covariates or []), list(rings or [])
+    covariates, rings = list(controls), list(rings or [])
     cluster = cluster or unit
     cols = list(dict.fromkeys([y, unit, time, cluster, *covariates, *rings]))
     df = data[cols].copy()
@@ -76,7 +78,10 @@ def two_stage(
     df = df.dropna(subset=cols).reset_index(drop=True)
     ring_mat = df[rings].to_numpy(dtype=float) if rings else np.zeros((len(df), 0))
     clean = (df["_treated"].to_numpy() == 0) & ~(ring_mat != 0).any(axis=1)
+    n_complete = len(df)
     df, dropped_units, dropped_times = _stage1_sample(df, clean, unit, time)
+    if not clean.any() or len(df) == 0:
+        raise NotEstimable("no untreated (and unexposed) observation to estimate the first stage")
     ring_mat = df[rings].to_numpy(dtype=float) if rings else np.zeros((len(df), 0))
     clean = (df["_treated"].to_numpy() == 0) & ~(ring_mat != 0).any(axis=1)
     n = len(df)
@@ -119,13 +124,17 @@ def two_stage(
     cov = bread @ (w.T @ w) @ bread
 
     notes = {"first_stage_nobs": int(clean.sum()), "dropped_units": dropped_units, "dropped_periods": dropped_times,
-             "covariates": covariates, "rings": rings,
+             "controls": covariates, "rings": rings,
              "first_stage_coefs": dict(zip(covariates, theta1[:len(covariates)], strict=True))}
     vcov_type = f"GMM two-stage (Gardner 2022), clustered by {cluster}"
+    sample = SampleInfo.of_panel(df.assign(_grp=df[time] - df["_rel"]), unit=unit, time=time, group="_grp")
+    sample.drop("rows with a missing value", len(data) - n_complete)
+    sample.drop("rows of units or periods without an untreated observation (effects not identified)",
+                n_complete - n)
     reg = DIDResult(
-        model_id=model_id, dependent=y, params=pd.Series(beta, index=names), cov=pd.DataFrame(cov, names, names),
-        nobs=n, df_resid=g_count - 1, n_clusters=g_count, r2_within=float("nan"), fixed_effects=[unit, time],
-        cluster=cluster, vcov_type=vcov_type, notes=notes,
+        model_id=model_id, dependent=y, params=pd.Series(beta, index=names), vcov=pd.DataFrame(cov, names, names),
+        nobs=n, df_resid=g_count - 1, n_clusters=g_count, fixed_effects=(unit, time),
+        cluster=(cluster,), vcov_type=vcov_type, notes=notes, sample=sample,
         method="Two-stage DID (Gardner 2022)" + (" with ring spillovers (Butts 2023)" if rings else ""))
     if not event_study:
         return reg
@@ -135,8 +144,9 @@ def two_stage(
     return EventStudyResult(
         model_id=model_id, method=reg.method, dependent=y,
         params=pd.Series(reg.params[ev_names].to_numpy(), index=events, name="estimate"),
-        cov=pd.DataFrame(reg.cov.loc[ev_names, ev_names].to_numpy(), index=events, columns=events), reference=refs,
-        nobs=n, n_clusters=g_count, df_resid=g_count - 1, cluster=cluster,
+        vcov=pd.DataFrame(reg.vcov.loc[ev_names, ev_names].to_numpy(), index=events, columns=events),
+        reference=refs, nobs=n, n_clusters=g_count, df_resid=g_count - 1, cluster=(cluster,),
+        fixed_effects=(unit, time), vcov_type=vcov_type, sample=sample,
         binned=(min_e is not None and bool(np.nanmin(raw_rel) < min_e),
                 max_e is not None and bool(np.nanmax(raw_rel) > max_e)),
-        regression=reg, notes={"vcov": vcov_type, **notes})
+        regression=reg, notes=notes)
