@@ -25,7 +25,7 @@ CLOSED_FORM_ATOL = 1e-10
 SCENARIOS = {
     "mpdta_nev_dr": {"control_group": "never", "method": "dr"},
     "mpdta_nyt_dr": {"control_group": "notyet", "method": "dr"},
-    "mpdta_nev_reg_cov": {"control_group": "never", "method": "reg", "covariates": ["lpop"]},
+    "mpdta_nev_reg_cov": {"control_group": "never", "method": "reg", "controls": ["lpop"]},
 }
 KINDS = ["simple", "group", "dynamic", "calendar"]
 MPDTA = {"y": "lemp", "unit": "countyreal", "time": "year", "group": "first.treat"}
@@ -133,7 +133,7 @@ def test_no_covariates_reg_ipw_dr_equal_2x2_did_of_means(mpdta: pd.DataFrame) ->
 
 def test_ipw_with_covariate_close_to_dr_and_reg(mpdta: pd.DataFrame) -> None:
     """With lpop the three estimators differ, but only by a fraction of a standard error on mpdta."""
-    res = {m: callaway_santanna(mpdta, **MPDTA, method=m, covariates=["lpop"]) for m in ("dr", "reg", "ipw")}
+    res = {m: callaway_santanna(mpdta, **MPDTA, method=m, controls=["lpop"]) for m in ("dr", "reg", "ipw")}
     ipw = res["ipw"].att_gt
     assert ipw["att"].notna().all() and ipw["se"].notna().all()
     for m in ("dr", "reg"):
@@ -249,7 +249,7 @@ def test_synthetic_covariate_trends_need_conditional_estimators() -> None:
     df = _staggered(x_trend=0.3)
     truth = None
     for method in ("dr", "reg"):
-        t = callaway_santanna(df, **SYN, method=method, covariates=["x"]).att_gt
+        t = callaway_santanna(df, **SYN, method=method, controls=["x"]).att_gt
         truth = _true_att(t["group"].to_numpy(), t["time"].to_numpy())
         np.testing.assert_allclose(t["att"], truth, atol=1e-9)
     plain = callaway_santanna(df, **SYN, method="dr").att_gt
@@ -257,7 +257,7 @@ def test_synthetic_covariate_trends_need_conditional_estimators() -> None:
 
 
 def test_synthetic_with_noise_within_confidence_intervals() -> None:
-    res = callaway_santanna(_staggered(noise=0.3, x_trend=0.3, seed=5), **SYN, covariates=["x"])
+    res = callaway_santanna(_staggered(noise=0.3, x_trend=0.3, seed=5), **SYN, controls=["x"])
     t = res.att_gt
     z = (t["att"] - _true_att(t["group"].to_numpy(), t["time"].to_numpy())) / t["se"]
     assert (z.abs() < 4).all()
@@ -291,11 +291,11 @@ def test_covariates_are_taken_in_the_earlier_period() -> None:
     rng = np.random.default_rng(2)
     df = _staggered(noise=0.2, seed=1)
     df["x"] = df["x"] + rng.normal(size=len(df))  # time-varying covariate
-    base = callaway_santanna(df, **SYN, method="reg", covariates=["x"]).att_gt
+    base = callaway_santanna(df, **SYN, method="reg", controls=["x"]).att_gt
     last = df.assign(x=np.where(df["year"] == 2010, 99.0, df["x"]))
-    pd.testing.assert_frame_equal(callaway_santanna(last, **SYN, method="reg", covariates=["x"]).att_gt, base)
+    pd.testing.assert_frame_equal(callaway_santanna(last, **SYN, method="reg", controls=["x"]).att_gt, base)
     first = df.assign(x=np.where(df["year"] == 2001, rng.normal(size=len(df)), df["x"]))
-    changed = callaway_santanna(first, **SYN, method="reg", covariates=["x"]).att_gt
+    changed = callaway_santanna(first, **SYN, method="reg", controls=["x"]).att_gt
     assert not np.allclose(changed.query("time == 2002")["att"], base.query("time == 2002")["att"])
     np.testing.assert_array_equal(changed.query("time > 2004")["att"], base.query("time > 2004")["att"])
 
@@ -309,7 +309,7 @@ def test_r_sample_rules(mpdta: pd.DataFrame) -> None:
     odd.loc[odd["countyreal"].isin(ids[5:10]), "first.treat"] = 2010
     with pytest.warns(UserWarning):
         res = callaway_santanna(odd, **MPDTA)
-    assert res.n_units == 495 and len(res.notes) == 2
+    assert res.n_units == 495 and len(res.warnings) == 2
     assert res.att_gt["n_control"].max() == (odd.groupby("countyreal")["first.treat"].first().isin([0, 2010])).sum()
     treated_only = mpdta[mpdta["first.treat"] > 0]
     with pytest.warns(UserWarning, match="no never-treated"):
@@ -328,7 +328,7 @@ def test_overlap_failure_gives_nan_cells_and_na_rm() -> None:
     noise = np.random.default_rng(3).normal(size=df["id"].nunique())[df["id"]]
     df["x"] = np.where(df["g"] == 2004, 10.0, 0.0) + noise
     with pytest.warns(UserWarning, match="overlap"):
-        res = callaway_santanna(df, **SYN, covariates=["x"])
+        res = callaway_santanna(df, **SYN, controls=["x"])
     assert res.att_gt.query("group == 2004")["att"].isna().all()
     assert res.att_gt.query("group != 2004")["att"].notna().all()
     with pytest.raises(ValueError, match="na_rm"):
@@ -342,7 +342,7 @@ def test_missing_outcomes_drop_units_with_a_note(mpdta: pd.DataFrame) -> None:
     holes.loc[holes["countyreal"].isin(bad) & (holes["year"] == 2005), "lemp"] = np.nan
     with pytest.warns(UserWarning, match="dropped 3 units .*3 of them for a missing 'lemp'"):
         res = callaway_santanna(holes, **MPDTA)
-    assert res.n_units == 497 and len(res.notes) == 1 and "missing" in res.notes[0]
+    assert res.n_units == 497 and len(res.warnings) == 1 and "missing" in res.warnings[0]
     clean = callaway_santanna(mpdta[~mpdta["countyreal"].isin(bad)], **MPDTA)
     np.testing.assert_allclose(res.att_gt["att"], clean.att_gt["att"], atol=1e-12)
     np.testing.assert_allclose(res.att_gt["se"], clean.att_gt["se"], rtol=1e-12)
@@ -374,7 +374,7 @@ def test_bootstrap_999_on_300_units_15_years_takes_seconds() -> None:
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the benchmark panel is clean: no data-handling warnings
-        res = callaway_santanna(df, "y", "unit", "year", "g", covariates=["x"], bootstrap=999, seed=0,
+        res = callaway_santanna(df, y="y", unit="unit", time="year", group="g", controls=["x"], bootstrap=999, seed=0,
                                 progress=False)
         for kind in KINDS:
             res.aggregate(kind)

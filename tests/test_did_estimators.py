@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pyfixest as pf
 import pytest
 from matplotlib.figure import Figure
 from scipy import stats
@@ -23,10 +24,11 @@ from analysis.did.two_stage import two_stage
 from analysis.fixed_effects import demean, twfe
 from dagster_project.sample.dgp import BIGDATA_ATT_BASE, BIGDATA_ATT_SLOPE, RING_EFFECTS, simulate
 
-pf = pytest.importorskip("pyfixest")
 warnings.filterwarnings("ignore")
 
 RINGS = ["ring_0_100", "ring_100_200", "ring_200_300"]
+# The planted panel's columns: general estimators take no seed-specific defaults.
+CITY = {"unit": "city_code", "time": "year", "group": "bigdata_cohort"}
 
 
 def _staggered(seed: int = 0, n: int = 150, t: int = 10, cohorts: tuple[int, ...] = (0, 2013, 2015, 2017),
@@ -66,7 +68,7 @@ def tight_pyfixest(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("cluster", ["u", "st"])
 def test_event_study_matches_pyfixest(cluster: str) -> None:
     df = _staggered()
-    ours = event_study(df, "y", unit="u", time="t", group="g", covariates=["x"], cluster=cluster, min_e=-4, max_e=3)
+    ours = event_study(df, y="y", unit="u", time="t", group="g", controls=["x"], cluster=cluster, min_e=-4, max_e=3)
     # pyfixest i() with never-treated coded as the reference period and the tails binned by hand.
     df["relb"] = np.where(df.g > 0, df.t - df.g, -1).clip(-4, 3)
     ref = pf.feols("y ~ i(relb, ref=-1) + x | u + t", df, vcov={"CRV1": cluster})
@@ -78,7 +80,7 @@ def test_event_study_matches_pyfixest(cluster: str) -> None:
 
 def test_sun_abraham_matches_pyfixest_saturated() -> None:
     df = _staggered(seed=1)
-    ours = sun_abraham(df, "y", unit="u", time="t", group="g")
+    ours = sun_abraham(df, y="y", unit="u", time="t", group="g")
     fit = pf.event_study(df, yname="y", idname="u", tname="t", gname="g", estimator="saturated")
     ref = fit.tidy()
     bc = ours.by_cohort
@@ -98,11 +100,11 @@ def test_sun_abraham_matches_pyfixest_saturated() -> None:
 
 def test_sun_abraham_last_treated_control() -> None:
     df = _staggered(seed=2, cohorts=(2013, 2015, 2017))
-    res = sun_abraham(df, "y", unit="u", time="t", group="g", control="last")
+    res = sun_abraham(df, y="y", unit="u", time="t", group="g", control_group="last")
     assert set(res.by_cohort["cohort"]) == {2013, 2015}
     assert res.nobs == (df.t < 2017).sum()
     with pytest.raises(ValueError, match="no control units"):
-        sun_abraham(df, "y", unit="u", time="t", group="g")
+        sun_abraham(df, y="y", unit="u", time="t", group="g")
 
 
 @pytest.mark.parametrize("case", ["static", "covariates", "event_study", "rings", "cluster"])
@@ -112,19 +114,19 @@ def test_two_stage_matches_did2s(case: str, tight_pyfixest: None) -> None:
     kw = {"unit": "u", "time": "t", "group": "g"}
     fs, ss, treat, cl = "~ 0 | u + t", "~ 0 + D", "D", "u"
     if case == "static":
-        ours = two_stage(df, "y", **kw)
+        ours = two_stage(df, y="y", **kw)
     elif case == "covariates":
-        ours = two_stage(df, "y", covariates=["x"], **kw)
+        ours = two_stage(df, y="y", controls=["x"], **kw)
         fs = "~ x | u + t"
     elif case == "event_study":
-        ours = two_stage(df, "y", event_study=True, **kw).regression
+        ours = two_stage(df, y="y", event_study=True, **kw).regression
         ss = "~ i(rel, ref=-1)"
     elif case == "rings":
         # Butts (2023): stage 1 on untreated AND unexposed rows, stage 2 with one coefficient per ring.
-        ours = two_stage(df, "y", rings=["r1", "r2"], **kw)
+        ours = two_stage(df, y="y", rings=["r1", "r2"], **kw)
         ss, treat = "~ 0 + D + r1 + r2", "exposed"
     else:
-        ours = two_stage(df, "y", cluster="st", **kw)
+        ours = two_stage(df, y="y", cluster="st", **kw)
         cl = "st"
     ref = pf.did2s(df.copy(), yname="y", first_stage=fs, second_stage=ss, treatment=treat, cluster=cl)
     np.testing.assert_allclose(ours.params.to_numpy(), ref.coef().to_numpy(), rtol=0, atol=1e-10)
@@ -133,7 +135,7 @@ def test_two_stage_matches_did2s(case: str, tight_pyfixest: None) -> None:
 
 def test_stacked_matches_pyfixest_on_the_stack() -> None:
     df = _staggered(seed=4, t=12)
-    ours = stacked(df, "y", unit="u", time="t", group="g", window=2, covariates=["x"])
+    ours = stacked(df, y="y", unit="u", time="t", group="g", window=2, controls=["x"])
     data, subs = stack(df, "u", "t", "g", (-2, 2))
     assert subs["included"].all()
     # Clean controls only: never-treated or first treated after the window closes.
@@ -149,9 +151,10 @@ def test_stacked_matches_pyfixest_on_the_stack() -> None:
 @pytest.mark.parametrize("cohorts", [(0, 2013, 2015, 2017), (2013, 2015, 2017), (0, 2008, 2013, 2016), (0, 2014)])
 def test_bacon_weights_sum_to_one_and_reproduce_twfe(cohorts: tuple[int, ...]) -> None:
     df = _staggered(seed=5, cohorts=cohorts)
-    res = bacon(df, "y", unit="u", time="t", group="g")
+    res = bacon(df, y="y", unit="u", time="t", group="g")
     d = res.decomposition
-    ref = twfe(df.assign(D=((df.g > 0) & (df.t >= df.g)).astype(float)), "y", ["D"], unit="u", time="t", cluster="u")
+    ref = twfe(df.assign(D=((df.g > 0) & (df.t >= df.g)).astype(float)), y="y", x=["D"], unit="u", time="t",
+               cluster="u")
     assert d["weight"].sum() == pytest.approx(1.0, abs=1e-8)
     assert (d["weight"] > 0).all()
     assert (d["weight"] * d["estimate"]).sum() == pytest.approx(res.twfe, abs=1e-8)
@@ -162,7 +165,7 @@ def test_bacon_weights_sum_to_one_and_reproduce_twfe(cohorts: tuple[int, ...]) -
 
 def test_bacon_needs_balanced_panel() -> None:
     with pytest.raises(ValueError, match="balanced"):
-        bacon(_staggered().iloc[5:], "y", unit="u", time="t", group="g")
+        bacon(_staggered().iloc[5:], y="y", unit="u", time="t", group="g")
 
 
 # ---------------------------------------------------------------- placebo
@@ -176,21 +179,21 @@ def _null_panel(rng: np.random.Generator, n: int = 40, t: int = 6) -> pd.DataFra
 def test_placebo_fast_path_equals_twfe_and_slow_path() -> None:
     df = _staggered(seed=6).sample(frac=0.85, random_state=0)          # unbalanced on purpose
     df.loc[df.sample(frac=0.05, random_state=1).index, "x"] = np.nan
-    fast = placebo(df, "y", unit="u", time="t", group="g", covariates=["x"], n_draws=3, seed=7, progress=False,
+    fast = placebo(df, y="y", unit="u", time="t", group="g", controls=["x"], n_draws=3, seed=7, progress=False,
                    chunk=3)
-    slow = placebo(df, "y", unit="u", time="t", group="g", covariates=["x"], n_draws=3, seed=7, progress=False,
-                   estimator=twfe_coefficient("y", "u", "t", "g", ["x"]))
-    ref = twfe(df.assign(D=((df.g > 0) & (df.t >= df.g)).astype(float)), "y", ["D", "x"], unit="u", time="t",
+    slow = placebo(df, y="y", unit="u", time="t", group="g", controls=["x"], n_draws=3, seed=7, progress=False,
+                   estimator=twfe_coefficient(y="y", unit="u", time="t", group="g", controls=["x"]))
+    ref = twfe(df.assign(D=((df.g > 0) & (df.t >= df.g)).astype(float)), y="y", x=["D", "x"], unit="u", time="t",
                cluster="u")
     assert fast.actual == pytest.approx(float(ref.params["D"]), abs=1e-10)
     np.testing.assert_allclose(fast.draws, slow.draws, rtol=0, atol=1e-10)
-    again = placebo(df, "y", unit="u", time="t", group="g", covariates=["x"], n_draws=3, seed=7, progress=False)
+    again = placebo(df, y="y", unit="u", time="t", group="g", controls=["x"], n_draws=3, seed=7, progress=False)
     np.testing.assert_allclose(fast.draws, again.draws, rtol=0, atol=1e-12)     # seeded; chunking is irrelevant
 
 
 def test_placebo_true_null_gives_uniform_p_values() -> None:
     rng = np.random.default_rng(8)
-    pvals = np.array([placebo(_null_panel(rng), "y", unit="u", time="t", group="g", n_draws=99, seed=k,
+    pvals = np.array([placebo(_null_panel(rng), y="y", unit="u", time="t", group="g", n_draws=99, seed=k,
                               progress=False).p_value for k in range(150)])
     # Exact under the sharp null (exchangeable cohorts): P(p ≤ k/100) = k/100. Off-line, 1,500 such
     # panels gave P(p ≤ .05) = .053, P(p ≤ .10) = .105, KS p = .83; here 150 panels, tested at 0.1%.
@@ -208,7 +211,7 @@ def test_placebo_strong_effect_and_speed(method: str) -> None:
     df["y"] = rng.normal(size=n)[df.u] + rng.normal(size=t)[df.t - 2005] + rng.normal(size=len(df))
     df.loc[(df.g > 0) & (df.t >= df.g), "y"] += 0.3
     start = time.perf_counter()
-    res = placebo(df, "y", unit="u", time="t", group="g", n_draws=1000, method=method, seed=1, progress=False)
+    res = placebo(df, y="y", unit="u", time="t", group="g", n_draws=1000, assignment=method, seed=1, progress=False)
     elapsed = time.perf_counter() - start
     assert res.n_draws == 1000 and res.p_value < 0.01
     assert abs(res.draws.mean()) < 0.01                  # centred on zero (Figs 6-7 of seed 002)
@@ -228,18 +231,18 @@ def test_psm_balance_improves_and_removes_selection_bias() -> None:
     # Trends differ by x1: parallel trends hold only conditional on the covariates.
     df["y"] = (rng.normal(size=n)[df.u] + 0.08 * x1[df.u] * (df.t - 2010) + rng.normal(0, 0.3, len(df))
                + 0.2 * ((df.g > 0) & (df.t >= df.g)))
-    res = psm_did(df, "y", unit="u", time="t", group="g", covariates=["x1", "x2"])
+    res = psm_did(df, y="y", unit="u", time="t", group="g", match_on=["x1", "x2"])
     bal = res.tables["balance"]
     assert (bal["smd_after"].abs() < bal["smd_before"].abs()).all()
     assert bal["smd_after"].abs().max() < 0.1 < bal["smd_before"].abs().min()
     assert (bal["t_test_p_after"] > 0.05).all()
-    naive = twfe(df.assign(D=((df.g > 0) & (df.t >= df.g)).astype(float)), "y", ["D"], unit="u", time="t",
+    naive = twfe(df.assign(D=((df.g > 0) & (df.t >= df.g)).astype(float)), y="y", x=["D"], unit="u", time="t",
                  cluster="u")
     ci = res.conf_int().loc["treated"]
     assert ci["lower"] <= 0.2 <= ci["upper"]
     assert abs(float(naive.params["D"]) - 0.2) > 3 * abs(float(res.params["treated"]) - 0.2)
     assert res.notes["n_matched_pairs"] <= int(treated.sum())
-    with_repl = psm_did(df, "y", unit="u", time="t", group="g", covariates=["x1", "x2"], replace=True)
+    with_repl = psm_did(df, y="y", unit="u", time="t", group="g", match_on=["x1", "x2"], replace=True)
     assert with_repl.notes["n_matched_pairs"] >= res.notes["n_matched_pairs"]
 
 
@@ -275,7 +278,7 @@ def test_noise_free_effects_robust_estimators_exact_static_twfe_biased(planted: 
     # Static TWFE puts the weights D̃_it / Σ D̃ on treated cells (de Chaisemartin & D'Haultfœuille 2020):
     # less than equal weight on the long-exposure cells, where the planted effects are largest.
     d = cy["bigdata_treated"].astype(float)
-    static = twfe(cy.assign(D=d), "bigdata_att", ["D"])
+    static = twfe(cy.assign(D=d), y="bigdata_att", x=["D"], unit="city_code", time="year")
     beta = float(static.params["D"])
     d_t = demean(d.to_numpy()[:, None], [pd.factorize(cy.city_code)[0], pd.factorize(cy.year)[0]])[:, 0]
     w = d_t[treated] / d_t[treated].sum()
@@ -286,38 +289,38 @@ def test_noise_free_effects_robust_estimators_exact_static_twfe_biased(planted: 
     assert w[(g == 2015) & (e >= 2)].max() * n_treated < 0.7       # effects −0.10 … −0.14: under-weighted
     assert w[g == 2017].min() * n_treated > 1.0                     # effects −0.03 … −0.05: over-weighted
     assert (beta - att) / att < -0.05                         # attenuated by more than 5%
-    dec = bacon(cy, "bigdata_att")
+    dec = bacon(cy, y="bigdata_att", **CITY)
     forbidden = dec.decomposition[dec.decomposition["type"] == LATER_VS_EARLIER]
     assert (forbidden["estimate"] > 0).all()                  # wrong sign: all planted effects are negative
     assert (dec.decomposition["weight"] * dec.decomposition["estimate"]).sum() == pytest.approx(beta, abs=1e-8)
 
     # Gardner two-stage with Butts rings: direct effect = the equally weighted ATT, rings = RING_EFFECTS.
-    ts = two_stage(cy, "planted", rings=RINGS)
+    ts = two_stage(cy, y="planted", **CITY, rings=RINGS)
     assert float(ts.params["treated"]) == pytest.approx(att, abs=1e-10)
     np.testing.assert_allclose(ts.params[RINGS].to_numpy(), RING_EFFECTS, atol=1e-10)
     # Sun-Abraham: every cohort x event-time ATT exactly, leads zero; IW = cohort-share-weighted ATT_e.
-    sa = sun_abraham(cy, "planted", covariates=RINGS)
+    sa = sun_abraham(cy, y="planted", **CITY, controls=RINGS)
     truth = [_att(g, e) for g, e in zip(sa.by_cohort["cohort"], sa.by_cohort["event_time"], strict=True)]
     np.testing.assert_allclose(sa.by_cohort["estimate"], truth, atol=1e-10)
     share = _share_weighted_truth(cy)
     np.testing.assert_allclose(sa.params.loc[share.index].to_numpy(), share.to_numpy(), atol=1e-10)
     # The TWFE event study on the same noise-free effects: spurious leads and contaminated lags
     # (Sun & Abraham 2021), because each β_e also averages other event times' and cohorts' effects.
-    es = event_study(cy, "planted", covariates=RINGS)
+    es = event_study(cy, y="planted", **CITY, controls=RINGS)
     assert np.abs(es.params[es.params.index < -1]).max() > 0.003
     assert np.abs(es.params.loc[[3, 4]] - share.loc[[3, 4]]).min() > 0.01
-    ts_es = two_stage(cy, "planted", rings=RINGS, event_study=True)
+    ts_es = two_stage(cy, y="planted", **CITY, rings=RINGS, event_study=True)
     np.testing.assert_allclose(ts_es.params.loc[share.index].to_numpy(), share.to_numpy(), atol=1e-10)
     # Stacked: sub-experiment weights ω_g ∝ N_T N_C / N (reported), not cohort shares.
-    st = stacked(cy, "bigdata_att", window=2, event_study=True)
-    subs = st.notes["sub_experiments"].set_index("cohort")
+    st = stacked(cy, y="bigdata_att", **CITY, window=2, event_study=True)
+    subs = st.tables["sub_experiments"].set_index("cohort")
     for k in (0, 1, 2):
         expected = sum(subs.loc[g, "implicit_weight"] * _att(g, k) for g in (2015, 2017))
         assert float(st.params[k]) == pytest.approx(expected, abs=1e-10)
 
 
 def test_sun_abraham_recovers_planted_atts(planted: pd.DataFrame) -> None:
-    sa = sun_abraham(planted, "ln_co2", covariates=RINGS)
+    sa = sun_abraham(planted, y="ln_co2", **CITY, controls=RINGS)
     bc = sa.by_cohort
     q = stats.t.ppf(0.975, sa.df_resid)
     truth = np.array([_att(g, e) for g, e in zip(bc["cohort"], bc["event_time"], strict=True)])
@@ -331,27 +334,27 @@ def test_sun_abraham_recovers_planted_atts(planted: pd.DataFrame) -> None:
 
 
 def test_two_stage_with_rings_recovers_ring_effects(planted: pd.DataFrame) -> None:
-    ts = two_stage(planted, "ln_co2", rings=RINGS)
+    ts = two_stage(planted, y="ln_co2", **CITY, rings=RINGS)
     ci = ts.conf_int()
     for ring, eff in zip(RINGS, RING_EFFECTS, strict=True):
         assert ci.loc[ring, "lower"] <= eff <= ci.loc[ring, "upper"], ts.tidy()
     att = planted.loc[planted["bigdata_treated"], "bigdata_att"].mean()
     assert ci.loc["treated", "lower"] <= att <= ci.loc["treated", "upper"] < 0
     assert ts.notes["first_stage_nobs"] == int((~planted["bigdata_treated"] & (planted[RINGS] == 0).all(axis=1)).sum())
-    es = two_stage(planted, "ln_co2", rings=RINGS, event_study=True).estimates()
+    es = two_stage(planted, y="ln_co2", **CITY, rings=RINGS, event_study=True).estimates()
     share = _share_weighted_truth(planted)
     assert ((es.loc[share.index, "ci_lower"] <= share) & (share <= es.loc[share.index, "ci_upper"])).all()
 
 
 def test_stacked_recovers_weighted_planted_atts(planted: pd.DataFrame) -> None:
-    st = stacked(planted, "ln_co2", window=2, covariates=RINGS, event_study=True)
-    subs = st.notes["sub_experiments"].set_index("cohort")
+    st = stacked(planted, y="ln_co2", **CITY, window=2, controls=RINGS, event_study=True)
+    subs = st.tables["sub_experiments"].set_index("cohort")
     est = st.estimates(include_reference=False)
     for k in (0, 1, 2):
         truth = sum(subs.loc[g, "implicit_weight"] * _att(g, k) for g in (2015, 2017))
         assert est.loc[k, "ci_lower"] <= truth <= est.loc[k, "ci_upper"]
     assert est.loc[-2, "ci_lower"] <= 0 <= est.loc[-2, "ci_upper"]
-    static = stacked(planted, "ln_co2", window=2, covariates=RINGS)
+    static = stacked(planted, y="ln_co2", **CITY, window=2, controls=RINGS)
     assert static.tables["sub_experiments"]["included"].all()
     assert float(static.params["treated"]) < 0
 
@@ -359,10 +362,10 @@ def test_stacked_recovers_weighted_planted_atts(planted: pd.DataFrame) -> None:
 def test_results_render_tables_and_figures() -> None:
     df = _staggered(seed=11)
     kw = {"unit": "u", "time": "t", "group": "g"}
-    es = event_study(df, "y", covariates=["x"], min_e=-4, max_e=3, model_id="es", **kw)
-    results = [es, two_stage(df, "y", rings=["r1", "r2"], **kw), bacon(df, "y", **kw),
-               placebo(df, "y", n_draws=50, seed=1, progress=False, **kw),
-               sun_abraham(df, "y", **kw), stacked(df, "y", window=2, **kw)]
+    es = event_study(df, y="y", controls=["x"], min_e=-4, max_e=3, model_id="es", **kw)
+    results = [es, two_stage(df, y="y", rings=["r1", "r2"], **kw), bacon(df, y="y", **kw),
+               placebo(df, y="y", n_draws=50, seed=1, progress=False, **kw),
+               sun_abraham(df, y="y", **kw), stacked(df, y="y", window=2, **kw)]
     for res in results:
         md, tex, html = res.to_markdown(), res.to_latex(), res.to_html()
         assert "y" in md and "\\begin{tabular}" in tex and "<table" in html
@@ -387,7 +390,8 @@ def test_callaway_santanna_recovers_planted_cohort_atts(planted: pd.DataFrame) -
     cy = planted.assign(
         y=planted["ln_co2"] - sum(eff * planted[r] for eff, r in zip(RING_EFFECTS, RINGS, strict=True)),
         g=planted["bigdata_cohort"].fillna(0).astype(int))
-    res = callaway_santanna(cy, "y", "city_code", "year", "g", control_group="never", method="dr", progress=False)
+    res = callaway_santanna(cy, y="y", unit="city_code", time="year", group="g", control_group="never",
+                            method="dr", progress=False)
     post = res.att_gt[res.att_gt["time"] >= res.att_gt["group"]]
     truth = np.array([_att(int(g), int(t - g)) for g, t in zip(post["group"], post["time"], strict=True)])
     z = (post["att"].to_numpy() - truth) / post["se"].to_numpy()
