@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from analysis.did.bacon import LATER_VS_EARLIER, bacon
+from analysis.did.dcdh import dcdh_dynamic, twowayfeweights
 from analysis.did.event_study import event_study
 from analysis.did.placebo import placebo, twfe_coefficient
 from analysis.did.psm import psm_did
@@ -317,6 +318,19 @@ def test_noise_free_effects_robust_estimators_exact_static_twfe_biased(planted: 
     for k in (0, 1, 2):
         expected = sum(subs.loc[g, "implicit_weight"] * _att(g, k) for g in (2015, 2017))
         assert float(st.params[k]) == pytest.approx(expected, abs=1e-10)
+
+
+def test_dcdh_on_noise_free_planted_effects(planted: pd.DataFrame) -> None:
+    """dCDH on the noise-free planted ATT: δ_e = cohort-share-weighted ATT_e, TWFE = Σ W·ATT (to 1e-10)."""
+    kw = {"unit": "city_code", "time": "year", "treatment": "bigdata_treated"}
+    dyn = dcdh_dynamic(planted, y="bigdata_att", **kw, effects=5, placebos=3, n_boot=2, seed=0)
+    share = _share_weighted_truth(planted)
+    np.testing.assert_allclose(dyn.params.loc[share.index].to_numpy(), share.to_numpy(), atol=1e-10)
+    np.testing.assert_allclose(dyn.params.loc[[-2, -3, -4]].to_numpy(), 0.0, atol=1e-10)
+    w = twowayfeweights(planted, y="bigdata_att", **kw)
+    cells = planted[planted["bigdata_treated"]].merge(w.weights(), on=["city_code", "year"], validate="1:1")
+    assert float(cells["weight"] @ cells["bigdata_att"]) == pytest.approx(float(w.params["TWFE"]), abs=1e-10)
+    assert w.stats["n_treated_cells"] == planted["bigdata_treated"].sum()
 
 
 def test_sun_abraham_recovers_planted_atts(planted: pd.DataFrame) -> None:
