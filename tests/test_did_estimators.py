@@ -254,6 +254,62 @@ def test_psm_balance_improves_and_removes_selection_bias() -> None:
     assert with_repl.notes["n_matched_pairs"] >= res.notes["n_matched_pairs"]
 
 
+def _psm_case() -> pd.DataFrame:
+    """Nine units over 2010-2013 with one matching covariate; T1-T3 treated from 2012, C1-C6 never."""
+    x = {"T1": 1.6, "T2": 1.48, "T3": 1.0, "C1": 0.2, "C2": 0.5, "C3": 1.05, "C4": 1.4, "C5": 1.55, "C6": 1.7}
+    y = {"T1": [1.0, 1.2, 2.0, 2.4], "T2": [0.5, 0.9, 1.1, 1.9], "T3": [2.0, 2.0, 2.6, 3.1],
+         "C1": [0.0, 0.3, 0.1, 0.2], "C2": [1.0, 1.1, 1.5, 1.2], "C3": [0.7, 0.8, 1.0, 1.3],
+         "C4": [1.5, 1.4, 1.9, 2.1], "C5": [0.2, 0.6, 0.7, 0.5], "C6": [3.0, 3.3, 3.2, 3.9]}
+    return pd.DataFrame([(u, 2010 + k, y[u][k], x[u], 2012 if u[0] == "T" else 0) for u in x for k in range(4)],
+                        columns=["u", "t", "y", "x", "g"])
+
+
+def _did_by_hand(y: dict[str, list[float]], treated: list[str], controls: list[str]) -> float:
+    """(post − pre mean change of the treated) − (the same for the matched controls, with repeats)."""
+    change = {u: np.mean(v[2:]) - np.mean(v[:2]) for u, v in y.items()}
+    return float(np.mean([change[u] for u in treated]) - np.mean([change[u] for u in controls]))
+
+
+@pytest.mark.parametrize("case", ["no_replacement", "replacement", "tight_caliper"])
+def test_psm_did_hand_computed(case: str) -> None:
+    """PSM-DID on a nine-unit case worked out by hand (to 1e-12).
+
+    With one covariate the logit index is a + b·x, so (for b > 0, asserted) the score order is the x order,
+    distances on the logit score are b·|Δx| and the caliper 0.2·sd(logit score) is 0.2·sd(x) in x units:
+    the matching can be done by hand on x. Common support is [max(min_T, min_C), min(max_T, max_C)] =
+    [1.0, 1.6], which drops C1 (0.2), C2 (0.5) and C6 (1.7). Greedy matching in descending score:
+    without replacement T1 (1.6) → C5 (1.55), T2 (1.48) → C4 (1.40), T3 (1.0) → C3 (1.05);
+    with replacement T2 takes C5 again (0.07 < 0.08); with caliper 0.1·sd(x) ≈ 0.053, T2's best
+    distance 0.08 is outside it and T2 stays unmatched. With one adoption year on a balanced matched
+    panel the TWFE coefficient is the 2x2 DID of pre/post means.
+    """
+    df = _psm_case()
+    y = {u: list(g["y"]) for u, g in df.groupby("u", sort=False)}
+    sd = float(df.groupby("u")["x"].first().std(ddof=1))
+    kw = {"y": "y", "unit": "u", "time": "t", "group": "g", "match_on": ["x"]}
+    if case == "no_replacement":
+        res, pairs = psm_did(df, **kw), {"T1": "C5", "T2": "C4", "T3": "C3"}
+        assert 0.2 * sd > 0.08          # every chosen distance is inside the default caliper
+    elif case == "replacement":
+        res, pairs = psm_did(df, **kw, replace=True), {"T1": "C5", "T2": "C5", "T3": "C3"}
+    else:
+        res, pairs = psm_did(df, **kw, caliper=0.1), {"T1": "C5", "T3": "C3"}
+        assert 0.05 < 0.1 * sd < 0.08   # T1, T3 at 0.05 inside; T2 at 0.08 outside
+    assert res.notes["logit_params"]["x"] > 0
+    m = res.notes["matches"]
+    assert dict(zip(m["treated_unit"], m["control_unit"], strict=True)) == pairs
+    assert res.notes["n_off_support"] == 3
+    expected = _did_by_hand(y, list(pairs), list(pairs.values()))
+    assert float(res.params["treated"]) == pytest.approx(expected, abs=1e-12)
+    bal = res.tables["balance"].loc["x"]
+    x_of = df.groupby("u")["x"].first()
+    x_t, x_c = x_of[[u for u in x_of.index if u[0] == "T"]], x_of[[u for u in x_of.index if u[0] == "C"]]
+    pooled = np.sqrt((x_t.var(ddof=1) + x_c.var(ddof=1)) / 2)
+    smd_after = (x_of[list(pairs)].mean() - x_of[list(pairs.values())].mean()) / pooled
+    assert bal["smd_after"] == pytest.approx(smd_after, abs=1e-12)
+    assert bal["smd_before"] == pytest.approx((x_t.mean() - x_c.mean()) / pooled, abs=1e-12)
+
+
 # ---------------------------------------------------------------- recovery of the planted effects
 @pytest.fixture(scope="module")
 def planted() -> pd.DataFrame:
