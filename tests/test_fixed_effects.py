@@ -79,9 +79,10 @@ def _reghdfe(df: pd.DataFrame, y: str, x: list[str], fes: list[str], clusters: l
 
 @pytest.mark.parametrize("cluster", ["c", "p", "t", "r"])
 def test_one_way_crv1_equals_explicit_reghdfe_formula(cluster: str) -> None:
-    """One-way CRV1: coefficients agree to 1e-10 abs (asserted), SEs to ≤7e-9 relative (asserted 2e-8).
+    """One-way CRV1: coefficients agree to ~1e-14 (asserted 1e-10), SEs to ≤1.1e-8 relative (asserted 5e-8).
 
-    The SE gap is pyfixest's demeaning tolerance (1e-8), as with reghdfe's own default.
+    The SE gap is pyfixest's demeaning tolerance (1e-8, reghdfe's default too); it varies from run to run
+    (multi-threaded demeaning): 2e-9 to 1.1e-8 observed.
 
     The four clusterings cover a FE nested in the cluster (c, p), the time FE nested (t), and none (r).
     """
@@ -89,48 +90,48 @@ def test_one_way_crv1_equals_explicit_reghdfe_formula(cluster: str) -> None:
     ours = twfe(df, y="y", x=["x1", "x2"], unit="c", time="t", cluster=cluster)
     b, v, dof = _reghdfe(df, "y", ["x1", "x2"], ["c", "t"], [cluster])
     np.testing.assert_allclose(ours.params.to_numpy(), b, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(ours.std_errors.to_numpy(), np.sqrt(np.diag(v)), rtol=2e-8)
-    np.testing.assert_allclose(ours.vcov.to_numpy(), v, rtol=2e-8, atol=1e-15)
+    np.testing.assert_allclose(ours.std_errors.to_numpy(), np.sqrt(np.diag(v)), rtol=5e-8)
+    np.testing.assert_allclose(ours.vcov.to_numpy(), v, rtol=0, atol=1e-7 * np.abs(np.diag(v)).max())
     assert ours.df_resid == dof and ours.n_clusters == df[cluster].nunique()
     p = 2 * stats.t.sf(np.abs(b / np.sqrt(np.diag(v))), dof)
-    np.testing.assert_allclose(ours.pvalues.to_numpy(), p, rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(ours.pvalues.to_numpy(), p, rtol=1e-6, atol=1e-12)   # p amplifies the SE gap
 
 
 @pytest.mark.parametrize("clusters", [("c", "t"), ("p", "t"), ("r", "t")])
 def test_two_way_clustering_equals_cameron_gelbach_miller(clusters: tuple[str, str]) -> None:
-    """Two-way CRV1 = factor(min G)·(V₁ + V₂ − V₁₂), t(min G − 1): SEs agree to ≤4e-9 (asserted 2e-8)."""
+    """Two-way CRV1 = factor(min G)·(V₁ + V₂ − V₁₂), t(min G − 1): SEs agree to ≤1e-8 (asserted 5e-8)."""
     df = _simulated(seed=1)
     ours = feols(df, y="y", x=["x1", "x2"], fe=["c", "t"], cluster=list(clusters))
     b, v, dof = _reghdfe(df, "y", ["x1", "x2"], ["c", "t"], list(clusters))
     np.testing.assert_allclose(ours.params.to_numpy(), b, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(ours.std_errors.to_numpy(), np.sqrt(np.diag(v)), rtol=2e-8)
+    np.testing.assert_allclose(ours.std_errors.to_numpy(), np.sqrt(np.diag(v)), rtol=5e-8)
     assert ours.df_resid == dof == min(df[c].nunique() for c in clusters) - 1
     assert ours.cluster == clusters
 
 
 @pytest.mark.parametrize("cluster", ["c", "p"])
 def test_analytic_weights_equal_weighted_least_squares(cluster: str) -> None:
-    """Weighted FE regression = WLS on the dummy design with weighted scores: SEs ≤7e-9 (asserted 2e-8)."""
+    """Weighted FE regression = WLS on the dummy design with weighted scores: SEs ≤1e-8 (asserted 5e-8)."""
     df = _simulated(seed=2)
     ours = twfe(df, y="y", x=["x1", "x2"], unit="c", time="t", cluster=cluster, weights="w")
     b, v, _ = _reghdfe(df, "y", ["x1", "x2"], ["c", "t"], [cluster], weights="w")
     np.testing.assert_allclose(ours.params.to_numpy(), b, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(ours.std_errors.to_numpy(), np.sqrt(np.diag(v)), rtol=2e-8)
+    np.testing.assert_allclose(ours.std_errors.to_numpy(), np.sqrt(np.diag(v)), rtol=5e-8)
     unweighted = twfe(df, y="y", x=["x1", "x2"], unit="c", time="t", cluster=cluster)
     assert np.abs(unweighted.params.to_numpy() - b).max() > 1e-4   # the weights matter
 
 
 def test_three_fixed_effects_equal_dummy_regression() -> None:
-    """A third FE set (region) is absorbed like a dummy block: coefficients 1e-10, SEs ≤7e-9 (asserted 2e-8)."""
+    """A third FE set (region) is absorbed like a dummy block: coefficients 1e-10, SEs ≤1e-8 (asserted 5e-8)."""
     df = _simulated(seed=3)
     ours = feols(df, y="y", x=["x1", "x2"], fe=["c", "t", "r"], cluster="p")
     b, v, _ = _reghdfe(df, "y", ["x1", "x2"], ["c", "t", "r"], ["p"])
     np.testing.assert_allclose(ours.params.to_numpy(), b, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(ours.std_errors.to_numpy(), np.sqrt(np.diag(v)), rtol=2e-8)
+    np.testing.assert_allclose(ours.std_errors.to_numpy(), np.sqrt(np.diag(v)), rtol=5e-8)
 
 
 def test_twfe_on_sample_panel_equals_explicit_formula(built_warehouse: Path) -> None:
-    """On the built sample panel (missing rows dropped and counted): coefficients 1e-10, SEs asserted 2e-8."""
+    """On the built sample panel (missing rows dropped and counted): coefficients 1e-10, SEs asserted 5e-8."""
     conn = duckdb.connect(str(built_warehouse), read_only=True)
     panel = conn.execute("select city_code, year, ln_industrial_co2_intensity, robot_exposure, "
                          "ln_gdp_per_capita from marts.city_year_panel order by city_code, year").df()
@@ -140,7 +141,7 @@ def test_twfe_on_sample_panel_equals_explicit_formula(built_warehouse: Path) -> 
     complete = panel.dropna()
     b, v, _ = _reghdfe(complete, "ln_industrial_co2_intensity", x, ["city_code", "year"], ["city_code"])
     np.testing.assert_allclose(ours.params.to_numpy(), b, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(ours.std_errors.to_numpy(), np.sqrt(np.diag(v)), rtol=2e-8)
+    np.testing.assert_allclose(ours.std_errors.to_numpy(), np.sqrt(np.diag(v)), rtol=5e-8)
     assert ours.nobs == len(complete)
     dropped = sum(d["rows"] for d in ours.sample.dropped if "missing" in d["reason"])
     assert dropped == len(panel) - len(complete)
