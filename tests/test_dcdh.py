@@ -116,6 +116,12 @@ def test_twfe_weights_by_hand_with_a_negative_weight() -> None:
     beta = np.linalg.lstsq(_dummies(_frame(y, d)), _frame(y, d)["y"].to_numpy(), rcond=None)[0][0]
     assert res.params["TWFE"] == pytest.approx(beta, abs=1e-10)
     assert res.stats["sigma_fe"] == pytest.approx(abs(beta) / np.sqrt(3.5), abs=1e-10)
+    assert res.stats["sigma_fe_dof"] == pytest.approx(abs(beta) / np.sqrt(3.5 * 3 / 2), abs=1e-10)
+    # σ̲_fe: w sorted (3, 1.5, −1.5), shares 1/3; from the bottom P = (1, 2/3, 1/3), S = (1, 0, −1/2),
+    # T = (4.5, 1.5, 0.75). k = 2: 1.5 < −0/(1/3) fails; k = 3: −1.5 < 0.5/(2/3) holds →
+    # σ̲_fe = |β| / sqrt(0.75 + 0.25/(2/3)).
+    assert res.stats["sigma_fe_sign"] == pytest.approx(abs(beta) / np.sqrt(0.75 + 0.25 / (2 / 3)), abs=1e-10)
+    assert res.stats["n_weights"] == 3
 
 
 def _dummies(df: pd.DataFrame, treat: str = "d") -> np.ndarray:
@@ -190,7 +196,7 @@ def test_carries_weight_counts_and_renders() -> None:
     """The DID_M result carries the TWFE-weight counts (seed 002 quotes "110 effects, all positive")."""
     res = dcdh(_frame(Y, D), **KW, n_boot=20, seed=0)
     assert res.stats["n_treated_cells"] == 3 and res.stats["n_positive_weights"] == 3
-    assert res.stats["n_negative_weights"] == 0
+    assert res.stats["n_negative_weights"] == 0 and np.isnan(res.stats["sigma_fe_sign"])
     assert len(res.tables["twfe_weights"]) == 3
     md = res.to_markdown()
     assert "DID_M" in md and "twfe_weights" in md and "<table" in res.to_html()
@@ -208,3 +214,43 @@ def test_failures_name_the_problem() -> None:
         dcdh(_frame(Y, {**D, "C": [0, 0, 2, 2]}), **KW, n_boot=5)
     with pytest.raises(ValueError, match=r"changes more than once.*'C'"):
         dcdh_dynamic(_frame(Y, {**D, "C": [0, 1, 0, 1]}), **KW, effects=1, n_boot=5)
+
+
+def test_sigma_measures_equal_brute_force_minimisation() -> None:
+    """σ_fe and σ̲_fe are the minima of σ(Δ) over cell effects Δ that reproduce β_fe = Σ W Δ with (a) an ATT
+    of zero, (b) every Δ of the sign opposite to β_fe (dCDH 2020 Corollary 1). Found here by SLSQP from
+    20 starts on a staggered panel with negative (and two exactly zero) weights
+    (observed ≤5e-16; asserted 1e-7, the optimizer's tolerance).
+    """
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(4)
+    n, t = 12, 6
+    df = pd.DataFrame({"u": np.repeat(np.arange(n), t), "t": np.tile(np.arange(t), n)})
+    cohort = np.array([1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 5])[df.u]
+    df["d"] = (df.t >= cohort).astype(int)
+    df["y"] = rng.normal(size=len(df)) + 0.8 * df["d"]
+    res = twowayfeweights(df, **KW)
+    assert res.stats["n_negative_weights"] > 0 and res.stats["n_weights"] < res.stats["n_treated_cells"]
+    tab = res.weights()
+    share = (tab["cell_weight"] / tab["cell_weight"].sum()).to_numpy()
+    big_w = tab["weight"].to_numpy()
+    beta = float(res.params["TWFE"])
+
+    def var(d: np.ndarray) -> float:
+        return float(share @ (d - share @ d) ** 2)
+
+    def solve(extra: list[dict], bounds: list[tuple[float | None, float | None]] | None) -> float:
+        best = np.inf
+        for _ in range(20):
+            x0 = -np.sign(beta) * np.abs(rng.normal(size=len(share)))
+            r = minimize(var, x0, method="SLSQP", bounds=bounds, options={"ftol": 1e-15, "maxiter": 2000},
+                         constraints=[{"type": "eq", "fun": lambda d: big_w @ d - beta}, *extra])
+            if r.success and abs(big_w @ r.x - beta) < 1e-9:
+                best = min(best, np.sqrt(r.fun))
+        return best
+
+    zero_att = solve([{"type": "eq", "fun": lambda d: share @ d}], None)
+    opposite = solve([], [(None, 0.0) if beta > 0 else (0.0, None)] * len(share))
+    assert res.stats["sigma_fe"] == pytest.approx(zero_att, abs=1e-7)
+    assert res.stats["sigma_fe_sign"] == pytest.approx(opposite, abs=1e-7)

@@ -9,7 +9,11 @@ effects (N-weighted). The TWFE coefficient of Y on D with unit and time effects 
     W_{g,t} = N_{g,t} ε_{g,t} / Σ_{D=1} N_{g,t} ε_{g,t},
 so W sums to one over the treated cells, and some W can be negative. σ_fe = |β_fe| / σ(w) with
 w = W·N_1/N_{g,t} and σ(w)² = Σ_{D=1} (N_{g,t}/N_1)(w − 1)² is the smallest standard deviation of the
-cell effects under which β_fe could come from effects whose average is zero (Corollary 1).
+cell effects under which β_fe could come from effects whose average is zero, and σ̲_fe (only with negative
+weights) the smallest under which all cell effects could have the opposite sign (Corollary 1). The current
+R/Stata `twowayfeweights` multiplies σ(w) by sqrt(M/(M−1)) (M treated cells): `sigma_fe_dof`. As there,
+weights within 1e-10 of zero count as neither positive nor negative; "β_fe estimates a weighted sum of
+n_weights ATTs" counts the others.
 
 DID_M (2020, eq. 3): for each t ≥ 2,
     DID_{+,t} = mean_N[ΔY_t | D_{t−1}=0, D_t=1] − mean_N[ΔY_t | D_{t−1}=0, D_t=0]   (joiners vs stable at 0)
@@ -50,6 +54,8 @@ from tqdm.auto import tqdm
 from analysis.did.results import EventStudyResult
 from analysis.fixed_effects import demean
 from analysis.results import EstimationResult, NotEstimable, SampleInfo
+
+_ZERO_WEIGHT = 1e-10
 
 
 @dataclass(kw_only=True)
@@ -239,6 +245,24 @@ def _boot_vcov(draws: np.ndarray, terms: list) -> pd.DataFrame:
     return pd.DataFrame(v, index=terms, columns=terms)
 
 
+def _sigma_sign(beta: float, w: np.ndarray, share: np.ndarray) -> float:
+    """σ̲_fe (dCDH 2020 Corollary 1 ii): the smallest σ(Δ) under which every cell effect could have the sign
+    opposite to β_fe. With w sorted in decreasing order and P, S, T the sums of share, share·w, share·w²
+    over the cells from k to the last, s is the first k with w_(k) < −S_k/(1 − P_k), and
+    σ̲_fe = |β_fe| / sqrt(T_s + S_s²/(1 − P_s)). Cells with zero weight stay in: their effects enter σ(Δ).
+    (The R `twowayfeweights` drops them first, which overstates σ̲_fe when some weights are exactly zero;
+    a brute-force minimisation in the tests agrees with the definition.)"""
+    order = np.argsort(-w, kind="stable")
+    wk, sk = w[order], share[order]
+    p_k = np.cumsum((sk)[::-1])[::-1]
+    s_k = np.cumsum((sk * wk)[::-1])[::-1]
+    t_k = np.cumsum((sk * wk**2)[::-1])[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hit = wk[1:] < -s_k[1:] / (1 - p_k[1:])
+    s = 1 + int(np.argmax(hit))
+    return float(abs(beta) / np.sqrt(t_k[s] + s_k[s] ** 2 / (1 - p_k[s])))
+
+
 # ---------------------------------------------------------------------------------------------------- public API
 def twowayfeweights(
     data: pd.DataFrame,
@@ -268,9 +292,12 @@ def twowayfeweights(
     if abs(denom) < 1e-12:
         raise NotEstimable(f"{model_id}: {treatment!r} has no variation left after unit and time fixed effects")
     w_cell = nw[treated] * eps[treated] / denom
+    # As `twowayfeweights`: weights within 1e-10 of zero count as zero (neither positive nor negative).
+    w_cell = np.where(np.abs(w_cell) < _ZERO_WEIGHT, 0.0, w_cell)
     n1 = nw[treated].sum()
-    w_unnorm = w_cell * n1 / nw[treated]
-    sigma_w = float(np.sqrt(((nw[treated] / n1) * (w_unnorm - 1) ** 2).sum()))
+    share = nw[treated] / n1
+    w_unnorm = w_cell / share
+    sigma_w = float(np.sqrt((share * (w_unnorm - 1) ** 2).sum()))
     frame = pd.DataFrame({"_y": p.y[ui, ti], "_d": d, "_u": ui, "_t": ti, "_w": nw})
     reg = twfe(frame, y="_y", x=["_d"], unit="_u", time="_t", cluster="_u", weights="_w" if weights else None,
                model_id=model_id)
@@ -278,10 +305,13 @@ def twowayfeweights(
     table = pd.DataFrame({unit: p.units[ui[treated]], time: p.periods[ti[treated]], "weight": w_cell,
                           "cell_weight": nw[treated]})
     pos, neg = w_cell[w_cell > 0], w_cell[w_cell < 0]
-    stats = {"twfe": beta, "n_treated_cells": float(treated.sum()), "n_positive_weights": float(len(pos)),
-             "n_negative_weights": float(len(neg)), "sum_positive_weights": float(pos.sum()),
-             "sum_negative_weights": float(neg.sum()), "sigma_w": sigma_w,
-             "sigma_fe": abs(beta) / sigma_w if sigma_w > 0 else np.inf}
+    m = int(treated.sum())
+    stats = {"twfe": beta, "n_treated_cells": float(m), "n_weights": float(len(pos) + len(neg)),
+             "n_positive_weights": float(len(pos)), "n_negative_weights": float(len(neg)),
+             "sum_positive_weights": float(pos.sum()), "sum_negative_weights": float(neg.sum()), "sigma_w": sigma_w,
+             "sigma_fe": abs(beta) / sigma_w if sigma_w > 0 else np.inf,
+             "sigma_fe_dof": abs(beta) / (sigma_w * np.sqrt(m / (m - 1))) if sigma_w > 0 and m > 1 else np.inf,
+             "sigma_fe_sign": _sigma_sign(beta, w_unnorm, share) if len(neg) else np.nan}
     sample = SampleInfo.of_panel(frame.assign(**{unit: p.units[ui], time: p.periods[ti]}), unit=unit, time=time,
                                  dropped=sample.dropped)
     return TWFEWeightsResult(
@@ -345,8 +375,8 @@ def dcdh(
         vcov_type=f"cluster bootstrap ({len(draws)} draws, by {cluster or unit})", cluster=(cluster or unit,),
         n_clusters=n_cl, fixed_effects=(unit, time), sample=sample,
         stats={"switchers_weight": float(used.to_numpy().sum()), **{k: diag.stats[k] for k in (
-            "twfe", "n_treated_cells", "n_positive_weights", "n_negative_weights", "sum_negative_weights",
-            "sigma_fe")}},
+            "twfe", "n_treated_cells", "n_weights", "n_positive_weights", "n_negative_weights",
+            "sum_negative_weights", "sigma_fe", "sigma_fe_sign")}},
         tables={"periods": periods, "twfe_weights": diag.tables["weights"]},
         notes={"bootstrap_failed_draws": failed, "seed": seed, "twfe_weights": diag.notes["summary"]})
 
