@@ -170,6 +170,10 @@ def test_dynamic_effects_on_noise_free_staggered_panel() -> None:
         truth = sum(size[c] * att[c](k) for c in cohorts) / sum(size[c] for c in cohorts)
         assert res.params[k] == pytest.approx(truth, abs=EXACT)
     np.testing.assert_allclose(res.params[[-3, -2]].to_numpy(), 0.0, atol=EXACT)
+    # The same design given by the first treated period (0 = never) instead of the 0/1 column.
+    by_group = dcdh_dynamic(df.assign(g=g).drop(columns="d"), y="y", unit="u", time="t", group="g", effects=4,
+                            placebos=2, n_boot=10, seed=0)
+    np.testing.assert_allclose(by_group.params.to_numpy(), res.params.to_numpy(), rtol=0, atol=0)
 
 
 def test_bootstrap_se_matches_two_sample_variance() -> None:
@@ -212,6 +216,8 @@ def test_failures_name_the_problem() -> None:
         twowayfeweights(never, **KW)
     with pytest.raises(ValueError, match="must be 0/1"):
         dcdh(_frame(Y, {**D, "C": [0, 0, 2, 2]}), **KW, n_boot=5)
+    with pytest.raises(ValueError, match="exactly one of"):
+        dcdh(_frame(Y, D), y="y", unit="u", time="t", n_boot=5)
     with pytest.raises(ValueError, match=r"changes more than once.*'C'"):
         dcdh_dynamic(_frame(Y, {**D, "C": [0, 1, 0, 1]}), **KW, effects=1, n_boot=5)
 

@@ -122,6 +122,20 @@ def _panel(data: pd.DataFrame, *, y: str, unit: str, time: str, treatment: str, 
     return _Panel(units=units, periods=periods, y=ym, d=dm, n=nm, cluster=pd.factorize(cl_col.to_numpy())[0])
 
 
+def _with_treatment(data: pd.DataFrame, *, time: str, treatment: str | None,
+                    group: str | None) -> tuple[pd.DataFrame, str]:
+    """The data and the name of its 0/1 treatment column (built as 1{time ≥ group} when `group` is given)."""
+    if (treatment is None) == (group is None):
+        raise ValueError("give exactly one of treatment= (a 0/1 column) or group= (first treated period)")
+    if treatment is not None:
+        return data, treatment
+    from analysis.did.event_study import cohort_values
+
+    g = cohort_values(data, group)
+    d = np.where(data[time].isna(), np.nan, (data[time].to_numpy(dtype=float) >= g).astype(float))
+    return data.assign(_dcdh_treatment=d), "_dcdh_treatment"
+
+
 def _wmean(v: np.ndarray, w: np.ndarray) -> float:
     """Weighted mean."""
     return float(v @ w / w.sum())
@@ -270,13 +284,15 @@ def twowayfeweights(
     y: str,
     unit: str,
     time: str,
-    treatment: str,
+    treatment: str | None = None,
+    group: str | None = None,
     weights: str | None = None,
     model_id: str = "twowayfeweights",
 ) -> TWFEWeightsResult:
     """The weights the TWFE coefficient of y on a binary treatment puts on each treated cell, and σ_fe."""
     from analysis.fixed_effects import twfe
 
+    data, treatment = _with_treatment(data, time=time, treatment=treatment, group=group)
     sample = SampleInfo(nobs=0)
     p = _panel(data, y=y, unit=unit, time=time, treatment=treatment, weights=weights, cluster=None, sample=sample)
     obs = p.n > 0
@@ -347,7 +363,8 @@ def dcdh(
     y: str,
     unit: str,
     time: str,
-    treatment: str,
+    treatment: str | None = None,
+    group: str | None = None,
     cluster: str | None = None,
     weights: str | None = None,
     n_boot: int = 200,
@@ -355,7 +372,12 @@ def dcdh(
     progress: bool = False,
     model_id: str = "dcdh",
 ) -> DCDHResult:
-    """DID_M and its placebo (dCDH 2020) with cluster-bootstrap errors and the TWFE weight diagnostic."""
+    """DID_M and its placebo (dCDH 2020) with cluster-bootstrap errors and the TWFE weight diagnostic.
+
+    The treatment is a 0/1 column (`treatment`) or, for staggered adoption, `group` (first treated period;
+    0/NaN = never), which codes D = 1{time ≥ group}.
+    """
+    data, treatment = _with_treatment(data, time=time, treatment=treatment, group=group)
     p, sample = _setup(data, y=y, unit=unit, time=time, treatment=treatment, weights=weights, cluster=cluster)
     did, did_pl, periods = _did_m(p, p.n)
     if not np.isfinite(did):
@@ -387,8 +409,9 @@ def dcdh_dynamic(
     y: str,
     unit: str,
     time: str,
-    treatment: str,
     effects: int,
+    treatment: str | None = None,
+    group: str | None = None,
     placebos: int = 0,
     cluster: str | None = None,
     weights: str | None = None,
@@ -397,7 +420,11 @@ def dcdh_dynamic(
     progress: bool = False,
     model_id: str = "dcdh_dynamic",
 ) -> EventStudyResult:
-    """Dynamic effects δ_ℓ at event times 0..effects−1 and placebos (dCDH 2024), base period −1, bootstrap errors."""
+    """Dynamic effects δ_ℓ at event times 0..effects−1 and placebos (dCDH 2024), base period −1, bootstrap errors.
+
+    The treatment is a 0/1 column (`treatment`) or `group` (first treated period; 0/NaN = never).
+    """
+    data, treatment = _with_treatment(data, time=time, treatment=treatment, group=group)
     if effects < 1 or placebos < 0:
         raise ValueError(f"effects must be >= 1 and placebos >= 0 (got {effects}, {placebos})")
     p, sample = _setup(data, y=y, unit=unit, time=time, treatment=treatment, weights=weights, cluster=cluster)
