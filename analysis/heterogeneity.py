@@ -229,7 +229,7 @@ def split_sample(data: pd.DataFrame, *, y: str, x: str, by: str, controls: Seque
     if mode == "units":
         if not unit:
             raise ValueError("permute='units' needs unit=<column>")
-        unit_codes, uniq = pd.factorize(df[unit])
+        unit_codes = pd.factorize(df[unit])[0]
         unit_member = pd.Series(member).groupby(unit_codes).first().to_numpy()
     for b in range(n_permutations):
         perm = (rng.permutation(unit_member)[unit_codes] if mode == "units" else rng.permutation(member))

@@ -57,7 +57,8 @@ def _scores_cov(scores: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
     return scores.T @ scores
 
 
-def _rk_stat(y: np.ndarray, z: np.ndarray, *, lm: bool, iid: bool, clusters: np.ndarray | None) -> tuple[float, np.ndarray]:
+def _rk_stat(y: np.ndarray, z: np.ndarray, *, lm: bool, iid: bool,
+             clusters: np.ndarray | None) -> tuple[float, np.ndarray]:
     """ranktest's Kleibergen-Paap statistic of rank K-1 (full-rank test) for partialled Y (N x K) and Z (N x L).
 
     Returns the statistic (not scaled by the ivreg2 dof factors) and the canonical correlations.

@@ -34,9 +34,10 @@ as `xthreg` runs `xtreg, fe` at its thresholds.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -68,6 +69,22 @@ class ThresholdResult(EstimationResult):
     def test_table(self) -> pd.DataFrame:
         """F statistics, bootstrap p-values and critical values for one, two and three thresholds."""
         return self.tables["threshold_tests"]
+
+    def _compact(self) -> EstimationResult:
+        """The same result without the long LR curve table (kept for `plot` and storage, not for tables)."""
+        return replace(self, tables={k: v for k, v in self.tables.items() if k != "lr"})
+
+    def to_markdown(self) -> str:
+        """Markdown coefficient table with the threshold, test and regime tables (not the LR curve)."""
+        return EstimationResult.to_markdown(self._compact())
+
+    def to_latex(self) -> str:
+        """LaTeX tabulars: coefficients, thresholds, tests, regimes (not the LR curve)."""
+        return EstimationResult.to_latex(self._compact())
+
+    def to_html(self) -> str:
+        """HTML: coefficients, thresholds, tests, regimes (not the LR curve)."""
+        return EstimationResult.to_html(self._compact())
 
     def plot(self, step: str | None = None, title: str | None = None,
              figsize: tuple[float, float] = (7.0, 4.0)) -> Any:
@@ -111,7 +128,7 @@ class _Panel:
         a2 = a.reshape(len(a), -1)
         means = np.add.reduceat(a2, self.starts, axis=0) / self.sizes[:, None]
         out = (a2 - np.repeat(means, self.sizes, axis=0))[self.keep]
-        return out.reshape((out.shape[0],) + a.shape[1:])
+        return out.reshape((out.shape[0], *a.shape[1:]))
 
     def adjoint(self, b: np.ndarray) -> np.ndarray:
         """M' b: put transformed rows back in place (zeros at dropped rows), then demean by unit."""
@@ -191,7 +208,7 @@ class _Searcher:
         distinct = np.unique(panel.q)
         if grid == "hansen":
             qnt = n_grid * trim
-            count = int(round(n_grid - 2 * qnt)) + 1
+            count = round(n_grid - 2 * qnt) + 1
             sq = trim + np.arange(count) / n_grid
             pos = np.floor(sq * len(distinct) + 1e-9).astype(int)
             cand = distinct[pos[pos >= 1] - 1]                  # Hansen's qq1 (R/GAUSS 1-based indexing)
@@ -230,16 +247,14 @@ class _Searcher:
             for f in fixed:
                 nn = int(np.sum(cand < f))
                 ok &= ~((i >= nn - qnt) & (i < nn + qnt))
-            if not fixed:
-                ok[:] = True
             return ok
+        # Other grids: both regimes that the new threshold splits keep at least trim * N observations.
         min_obs = math.ceil(self.trim * self.n)
-        q_sorted_cut = self.cut_all
-        fixed_cuts = [int(np.searchsorted(self.panel.q[self.order], f, side="right")) for f in fixed]
-        for j, c in enumerate(q_sorted_cut):
-            edges = sorted([0, self.n, c, *fixed_cuts])
-            ok[j] = min(np.diff(edges)) >= min_obs
-        return ok
+        edges = np.unique([0, self.n, *(int(np.searchsorted(self.panel.q[self.order], f, side="right"))
+                                        for f in fixed)])
+        pos = np.searchsorted(edges, self.cut_all, side="right")
+        lower, upper = edges[pos - 1], edges[np.minimum(pos, len(edges) - 1)]
+        return (self.cut_all - lower >= min_obs) & (upper - self.cut_all >= min_obs)
 
     def search(self, yt: np.ndarray, fixed: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """SSE over candidates (C, B) for transformed outcomes (m, B); the argmin index and the base SSE."""
@@ -264,7 +279,7 @@ def _prepare(data: pd.DataFrame, *, y: str, regime_x: Sequence[str], q: str, con
     need = [y, *regime_x, q, *controls]
     for c in need:
         df[c] = pd.to_numeric(df[c], errors="coerce")
-    complete = df[need + [unit, time]].notna().all(axis=1)
+    complete = df[[*need, unit, time]].notna().all(axis=1)
     if not complete.all():
         nulls = {c: int(df[c].isna().sum()) for c in need if df[c].isna().any()}
         info.drop("rows with a missing value (" + ", ".join(f"{k}: {v}" for k, v in nulls.items()) + ")",
@@ -416,7 +431,7 @@ def panel_threshold(
     regime_table = pd.DataFrame({
         "regime": [f"regime{r_ + 1}" for r_ in range(len(final) + 1)],
         "lower": bounds[:-1], "upper": bounds[1:],
-        "rule": [_rule(q, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)],
+        "rule": [_rule(q, lo, hi) for lo, hi in itertools.pairwise(bounds)],
         "nobs": [int((regimes == r_).sum()) for r_ in range(len(final) + 1)]})
     th_table = pd.DataFrame(th_rows, columns=["threshold", "estimate", "rss", "ci_lower", "ci_upper"]).set_index(
         "threshold")

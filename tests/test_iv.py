@@ -6,8 +6,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pytest
 import pyfixest as pf
+import pytest
 from linearmodels import IV2SLS
 
 from analysis.iv import iv2sls
