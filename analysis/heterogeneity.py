@@ -55,7 +55,10 @@ def lagged(data: pd.DataFrame, *, y: str, x: str | Sequence[str], unit: str, tim
            lags: Sequence[int] = (0, 1, 2, 3), controls: Sequence[str] = (), lag_controls: bool = False,
            fe: str | Sequence[str] | None = None, cluster: str | Sequence[str] | None = None,
            vcov: VcovKind = "cluster", model_id: str = "lagged") -> dict[int, RegressionResult]:
-    """The fixed-effects regression of y on x lagged k periods (and controls, lagged too if asked), per k."""
+    """The fixed-effects regression of y on x lagged k periods (and controls, lagged too if asked), per k.
+
+    Fixed effects default to unit and time; errors are clustered by unit unless `cluster` is given.
+    """
     xs = list(_as_tuple(x))
     fes = _as_tuple(fe) if fe is not None else (unit, time)
     out: dict[int, RegressionResult] = {}
