@@ -7,8 +7,9 @@ filtering by kind, year and (optionally) province; anything else is reported, al
 
 Conventions of the table (see `_crosswalk__seeds.yml`):
 - `valid_from` / `valid_to` are inclusive data years; empty means open-ended. A change that takes
-  effect in year Y applies from data year Y (year-end status, as statistical yearbooks report it),
-  so a name that stopped being used in Y has `valid_to = Y - 1`.
+  effect in year Y applies from data year Y (year-end status, as statistical yearbooks report it);
+  the old name of a unit that continues (rename, upgrade) stays valid through Y (statistics for the
+  transition year still print it), the name of a unit that ends (abolition, merger) has `valid_to = Y - 1`.
 - English names from the county file repeat across provinces ("Suzhou City" is 苏州 and 宿州); pass
   `(province, name)` pairs for those. `province` may be a province code, full Chinese name, short
   Chinese name or the English name used in CEADs sheet names, matched exactly.
