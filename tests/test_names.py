@@ -20,7 +20,7 @@ def _changes() -> pd.DataFrame:
 
 
 def _expected_valid_to(change: pd.Series) -> int:
-    """Last data year the old name is valid: the change year for a continuing unit, the year before for an ending one."""
+    """Last data year of the old name: the change year if the unit continues, the year before if it ends."""
     return change.change_year if change.change_kind in CONTINUING else change.change_year - 1
 
 
@@ -65,7 +65,7 @@ def test_every_historic_alias_window_follows_the_change_rule() -> None:
 ])
 def test_names_resolve_through_the_transition_year(name: str, year: int, code: str) -> None:
     """Old and new names of a continuing unit both resolve in the change year, to the same code."""
-    assert resolve_names([name], year, kinds=["historic_name", "reference_city_cn", "official_name"]) == {name: code}
+    assert resolve_names([name], year) == {name: code}
 
 
 @pytest.mark.parametrize(("name", "year"), [("襄樊市", 2011), ("思茅市", 2008), ("莱芜市", 2019), ("巢湖市", 2011)])

@@ -48,6 +48,7 @@ from dagster_project.sources.common import (
     SourceFormatError,
     require_dir,
 )
+from dagster_project.sources.names import ended_units
 from dagster_project.sources.xlsx import read_xlsx
 
 SOURCE = "yearbook"
@@ -145,6 +146,7 @@ class Dictionary:
     municipalities: frozenset[str]
     glued_scopes: tuple[str, ...] = ()  # scope words, longest first, that dialect E glues to names
     glued_units: tuple[str, ...] = ()  # unit spellings, longest first
+    zero_means_missing: frozenset[str] = frozenset()  # variables whose 0 stands for a missing value
 
     def norm_unit(self, raw: str) -> str:
         """Return the dictionary spelling of a printed unit (prefixes such as 当年价 removed)."""
@@ -215,6 +217,7 @@ def _load_dictionary(path: Path, _mtime: int) -> Dictionary:
         municipalities=frozenset(cfg["municipalities"]),
         glued_scopes=tuple(sorted((t for t in scope_tokens if len(t) >= 2), key=len, reverse=True)),
         glued_units=tuple(sorted(known_units | set(unit_aliases), key=len, reverse=True)),
+        zero_means_missing=frozenset(cfg.get("zero_means_missing") or []),
     )
     index: dict[str, list[str]] = {}
     for var in variables.values():
@@ -553,6 +556,48 @@ def _to_values(frame: pd.DataFrame, d: Dictionary, rejects: Rejects) -> pd.DataF
             value=r["value_raw"],
         )
     return frame[~out]
+
+
+def _quarantine(frame: pd.DataFrame, d: Dictionary, rejects: Rejects) -> pd.DataFrame:
+    """Reject cells that parse but cannot be right: zeros meaning missing, ended units, self-contradictions."""
+    frame = frame.reset_index(drop=True)
+    bad = np.zeros(len(frame), dtype=bool)
+
+    def reject(i: int, reason: str) -> None:
+        """Record cell i as rejected with its location and raw value."""
+        r = frame.iloc[i]
+        rejects.add(r["source_file"], reason, sheet=r["sheet"], row=int(r["row"]), column=r["column"],
+                    value=r["value_raw"])
+        bad[i] = True
+
+    # 1. A 0 where a prefecture-level city cannot have 0 (population, GDP, ...) is a vendor's blank.
+    zero = frame["variable"].isin(d.zero_means_missing).to_numpy() & (frame["value"].to_numpy() == 0)
+    for i in np.flatnonzero(zero):
+        v = d.variables[frame.at[i, "variable"]]
+        reject(i, f"zero {v.label_zh} ({v.name}) stands for a missing value: a prefecture-level city "
+                  f"cannot report 0 (zero_means_missing in {d.path.name}); cell not used")
+    # 2. A unit that had been abolished or merged by that year (莱芜 from 2019), by its code or name.
+    ended = ended_units()
+    ident = frame["city_code_given"].where(frame["city_code_given"].notna(), frame["city_name"])
+    for i in np.flatnonzero(ident.isin(list(ended)).to_numpy()):
+        unit = ended[ident.iat[i]]
+        if int(frame.at[i, "year"]) >= unit.change_year:
+            reject(i, unit.reason(int(frame.at[i, "year"])))
+    # 3. One file giving two different values for one city-year-variable-scope contradicts itself: no
+    #    precedence rule can pick (the 0.5% agreement tolerance is for different editions/vendors).
+    keys = ["source_file", "year", "variable", "scope"]
+    sub = frame.assign(_id=ident)[~bad]
+    dup = sub[sub.duplicated([*keys, "_id"], keep=False)]
+    for _, grp in dup.groupby([*keys, "_id"], sort=True, dropna=False):
+        if grp["value"].nunique() < 2:
+            continue  # the same number twice (e.g. a table printed in two places): harmless
+        where = "; ".join(f"sheet {r.sheet!r} row {r.row} column {r.column} = {r.value:g}"
+                          for r in grp.itertuples())
+        for i in grp.index:
+            reject(int(i), f"the same file gives {grp['_id'].iat[0]} {grp['year'].iat[0]} "
+                           f"{grp['variable'].iat[0]} [{grp['scope'].iat[0]}] different values ({where}); "
+                           "all of them quarantined")
+    return frame[~bad]
 
 
 def _block(
@@ -978,6 +1023,7 @@ def read_yearbook(folder: Path, dictionary: Path | None = None) -> LoadResult:
     if frames:
         table = pd.concat(frames, ignore_index=True)
         table = _to_values(table, d, rejects)
+        table = _quarantine(table, d, rejects)
         table = _typed(table)
     else:
         table = _empty_table()
