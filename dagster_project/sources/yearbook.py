@@ -78,6 +78,10 @@ TIDY_COLUMNS = [
     "row",
     "column",
 ]
+# Rank column of the 1998-2003 single-indicator tables (`序号 | 城市 | 值 | 序号 | 城市 | 值`).
+RANK_HEADERS = frozenset({"序号", "位次", "排序", "名次"})
+# Value-column headers that name no indicator; such a table's title names it.
+GENERIC_VALUE_HEADERS = frozenset({"值", "数值", "指标值", "数据", "绝对数"})
 MAX_HEADER_ROWS = 5  # the catalogue saw 1-4; one spare for a separate unit row
 HEADER_SEARCH_ROWS = 60  # a table's 城市 header sits within its first rows
 
@@ -659,23 +663,15 @@ def _read_edition(path: Path, edition: int, d: Dictionary, rejects: Rejects) -> 
 def _read_table_sheet(
     path: Path, sheet: str, rows: list[tuple], d: Dictionary, rejects: Rejects
 ) -> pd.DataFrame | None:
-    """Parse one yearbook table: preamble, merged header block, province/city/note rows."""
-    hs = cc = None
+    """Parse one yearbook table; side-by-side city blocks (incl. the 序号 layouts) are read block by block."""
+    hs = None
+    hits: list[int] = []
     for i, r in enumerate(rows[:HEADER_SEARCH_ROWS]):
         hits = [j for j, v in enumerate(r) if isinstance(v, str) and clean_text(v) in d.city_headers]
-        if len(hits) > 1:
-            raise SourceFormatError(
-                path,
-                "the city-name header appears twice in one row (side-by-side panels)",
-                sheet=sheet,
-                row=i + 1,
-                column=get_column_letter(hits[1] + 1),
-                expected="one city block per table (stack side-by-side panels first)",
-            )
         if hits:
-            hs, cc = i, hits[0]
+            hs = i
             break
-    if hs is None or cc is None:
+    if hs is None:
         rejects.add(
             path.name,
             f"sheet has no city table (no {'/'.join(sorted(d.city_headers)[:3])}… header in "
@@ -683,6 +679,27 @@ def _read_table_sheet(
             sheet=sheet,
         )
         return None
+    # Side-by-side panels (ccsy-formats.md §1(a) 7): the city header repeats in one row. Block k runs
+    # from its rank column (序号, if any, just left of its city column) to the next block's start.
+    starts = []
+    for j in hits:
+        k = j
+        while k > 0 and clean_text(rows[hs][k - 1]) in RANK_HEADERS:
+            k -= 1
+        starts.append(k)
+    ends = [*starts[1:], max(len(r) for r in rows)]
+    frames = [
+        f
+        for cc, end in zip(hits, ends, strict=True)
+        if (f := _read_table_block(path, sheet, rows, hs, cc, end, d, rejects)) is not None
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _read_table_block(
+    path: Path, sheet: str, rows: list[tuple], hs: int, cc: int, end: int, d: Dictionary, rejects: Rejects
+) -> pd.DataFrame | None:
+    """Parse one city block (city column `cc`, value columns up to `end`): header block, city rows, notes."""
 
     def nonblank(r: tuple, j: int) -> bool:
         """Say whether cell j of a row holds anything."""
@@ -714,18 +731,18 @@ def _read_table_sheet(
     first_data = i
 
     # Preamble: title (may state the scope: `(不包括市辖县)`) and a `单位：…` cell.
-    title_scope = sheet_unit = None
+    title_scope = sheet_unit = title = None
     for r in rows[:hs]:
         for v in r:
             t = clean_text(v)
             if t.startswith("单位"):
                 sheet_unit = t[2:].lstrip(":") or None
-            elif t and title_scope is None:
-                title_scope = parse_header([v], d).scope
+            elif t and title is None:
+                title, title_scope = v, parse_header([v], d).scope
 
     # Column paths with merged cells filled: a blank means "same as the cell to the left" as long as
     # the columns share their parents.
-    width = max(len(rows[k]) for k in block)
+    width = min(end, max(len(rows[k]) for k in block))
     paths: list[list[str]] = [[""] * len(block) for _ in range(width)]
     for level, k in enumerate(block):
         r = rows[k]
@@ -737,8 +754,12 @@ def _read_table_sheet(
     data_rows = rows[first_data:]
     ctx = _Ctx(path, sheet, hs + 1)
     maps: list[ColumnMap] = []
+    value_columns = [c for c in range(cc + 1, width) if any(nonblank(r, c) for r in rows[first_data:])]
     for c in range(cc + 1, width):
         texts = [t for t in paths[c] if t]
+        if value_columns == [c] and title is not None and _generic_header(texts, d):
+            # A single-indicator (序号 | 城市 | 值) table: the indicator is named by the title only.
+            texts = [str(title), *texts]
         if not texts or not any(clean_text(t) for t in texts):
             if c == cc + 1:
                 continue  # the English city-name column (`City`), absent from the 2011 edition
@@ -820,6 +841,12 @@ def _read_table_sheet(
         return None
     meta = {"source_file": path.name, "sheet": sheet, "city_code_given": None}
     return _block(keep_rows, maps, meta, {"row": row_no, "city_name": names, "province_name": provs})
+
+
+def _generic_header(texts: list[str], d: Dictionary) -> bool:
+    """Say whether a value column's header names no indicator (blank, `值`/`数值`, or only a unit)."""
+    cleaned = [clean_text(t) for t in texts if clean_text(t)]
+    return all(t in GENERIC_VALUE_HEADERS or d.is_unit(t.strip("()")) for t in cleaned)
 
 
 # ----------------------------------------------------------------------------------- vendor panels
