@@ -5,8 +5,11 @@ Folder layout (`<raw>/yearbook/`, see `EXPECTED_LAYOUT`):
 - per-edition workbooks `中国城市统计年鉴<edition>.xlsx` (also `中国城市统计年鉴-<edition>-<title>.xlsx`,
   the renamed CNKI downloads), one sheet per yearbook table. The edition maps to the data year through
   `editions.data_year_by_edition` in the dictionary (the 2020 edition reports 2019 data);
-- any other `.csv` / `.xlsx` is a vendor "panel" (long: 年份, 省份, 城市, 行政区划代码, then one column per
-  indicator such as `地区生产总值_全市_万元`); CSVs may be UTF-8 or GBK/GB18030 (detected, never guessed).
+- any other `.csv` / `.xlsx` / `.dta` is a vendor "panel" (long: 年份, 省份, 城市, 行政区划代码, then one
+  column per indicator such as `地区生产总值_全市_万元`); CSVs may be UTF-8 or GBK/GB18030 (detected, never
+  guessed); Stata files give their variable names, or the Chinese variable labels behind ASCII names;
+- side-by-side tables (the city header twice in one row, incl. the 1998-2003 `序号 | 城市 | 值` ranking
+  tables, whose indicator is named by the title) are read block by block;
 
 Everything about variables (aliases, units, scopes, ranges) lives in `yearbook_dictionary.yaml`; this
 module only knows the table *shapes* described in ../shared/reference/ccsy-formats.md §1.
@@ -56,7 +59,7 @@ DICTIONARY_PATH = Path(__file__).with_name("yearbook_dictionary.yaml")
 EXPECTED_LAYOUT = (
     "<raw>/yearbook/ with per-edition workbooks named 中国城市统计年鉴<edition>.xlsx (one sheet per table: "
     "title row, optional 单位 cell, 1-4 header rows starting with a 城市 cell, then one row per city) "
-    "and optionally vendor panels (*.csv UTF-8/GBK or *.xlsx with columns 年份, 城市, [省份], "
+    "and optionally vendor panels (*.csv UTF-8/GBK, *.xlsx or Stata *.dta with columns 年份, 城市, [省份], "
     "[行政区划代码], then one column per indicator)"
 )
 TIDY_COLUMNS = [
@@ -956,8 +959,39 @@ def _read_panel_rows(
     return frame
 
 
+def _read_stata(path: Path, d: Dictionary) -> tuple[list[object], list[tuple]]:
+    """Read a Stata vendor panel into a header (variable names, or their Chinese labels) and rows.
+
+    Stata 14+ files may carry Chinese variable names (dialects A and E); older ones ASCII names with the
+    Chinese header as the variable label. A name that is pure ASCII and not an ID column gives way to a
+    label with Chinese in it. Row numbers are observation numbers + 1 (the header counts as row 1).
+    """
+    try:
+        with pd.io.stata.StataReader(path) as reader:
+            df = reader.read(convert_categoricals=False, convert_dates=False)
+            labels = reader.variable_labels()
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise SourceFormatError(path, f"not a readable Stata file: {exc}", row=1,
+                                expected="a Stata .dta file (format 113-119)") from exc
+    ids = {_WS.sub("", n).lower() for names in d.panel_ids.values() for n in names}
+    header: list[object] = []
+    for name in df.columns:
+        label = labels.get(name) or ""
+        ascii_name = not _CJK.search(name) and name.lower() not in ids
+        header.append(label if ascii_name and _CJK.search(label) else name)
+    body = [
+        tuple(None if (isinstance(v, float) and np.isnan(v)) else v for v in r)
+        for r in df.itertuples(index=False, name=None)
+    ]
+    return header, body
+
+
 def _read_panel(path: Path, d: Dictionary, rejects: Rejects) -> list[pd.DataFrame]:
-    """Read a vendor panel CSV (UTF-8 or GBK) or workbook (every non-interpolated sheet)."""
+    """Read a vendor panel CSV (UTF-8 or GBK), Stata .dta or workbook (every non-interpolated sheet)."""
+    if path.suffix.lower() == ".dta":
+        header, body = _read_stata(path, d)
+        frame = _read_panel_rows(path, header, body, 1, None, d, rejects)
+        return [] if frame is None else [frame]
     if path.suffix.lower() == ".csv":
         text, _encoding = decode_text(path)
         sep = "\t" if "\t" in text.split("\n", 1)[0] and "," not in text.split("\n", 1)[0] else ","
