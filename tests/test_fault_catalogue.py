@@ -132,7 +132,8 @@ CASES: dict[str, tuple[Callable[[Path], None], Quarantined | Fails]] = {
         Quarantined(PANEL, None, 2, "D", "the same file gives 130100 2015 gdp_10k_yuan [city] different values",
                     n=2, kept=1)),
     "unit_ended_by_code": (
-        lambda f: panel(f, "年份,城市,行政区划代码,年末户籍人口_万人_全市\n2018,莱芜市,371200,137\n2019,莱芜市,371200,138\n"),
+        lambda f: panel(f, "年份,城市,行政区划代码,年末户籍人口_万人_全市\n"
+                           "2018,莱芜市,371200,137\n2019,莱芜市,371200,138\n"),
         Quarantined(PANEL, None, 3, "D", "city 371200 莱芜市 did not exist in 2019: merge into 370100 济南市",
                     kept=1)),
     "unit_ended_by_name": (
@@ -141,7 +142,8 @@ CASES: dict[str, tuple[Callable[[Path], None], Quarantined | Fails]] = {
                     n=2, kept=0)),
     "vendor_zero_gdp": (
         lambda f: panel(f, "年份,城市,地区生产总值_当年价格_全市_万元,年末户籍人口_万人_全市\n2015,石家庄市,0,1000\n"),
-        Quarantined(PANEL, None, 2, "C", "zero 地区生产总值（全市） (gdp_10k_yuan) stands for a missing value", kept=1)),
+        Quarantined(PANEL, None, 2, "C", "zero 地区生产总值（全市） (gdp_10k_yuan) stands for a missing value",
+                    kept=1)),
     "vendor_zero_population": (
         lambda f: panel(f, "年份,城市,地区生产总值_当年价格_全市_万元,年末户籍人口_万人_全市\n2015,石家庄市,500,0\n"),
         Quarantined(PANEL, None, 2, "D", "stands for a missing value", kept=1)),
