@@ -191,6 +191,7 @@ def test_unresolved_names_are_listed_with_their_location(built_warehouse: Path, 
         bad = pd.concat([row] * 3, ignore_index=True)
         bad["city_name"] = ["襄樊市", "不存在市", "不存在市"]
         bad["city_code_given"] = None
+        bad["province_name"] = ["湖北省", None, None]
         bad["year"] = [2012, 2012, 2013]
         bad["source_file"] = "my_panel.csv"
         bad["sheet"] = None
@@ -207,6 +208,6 @@ def test_unresolved_names_are_listed_with_their_location(built_warehouse: Path, 
     assert run.returncode != 0
     out = run.stdout
     assert "3 city name(s) in int_yearbook__cells_resolved did not resolve" in out, out[-3000:]
-    assert "襄樊市 (data year 2012, 1 cells; first at file my_panel.csv, sheet -, row 2)" in out
+    assert "襄樊市, province_name 湖北省 (data year 2012, 1 cells; first at file my_panel.csv, sheet -, row 2)" in out
     assert "不存在市 (data year 2012, 1 cells; first at file my_panel.csv, sheet -, row 3)" in out
     assert "不存在市 (data year 2013, 1 cells; first at file my_panel.csv, sheet -, row 4)" in out

@@ -114,7 +114,8 @@ def test_every_list_row_is_in_the_registry(built_warehouse: Path) -> None:
     assert (reg.loc[summary, "prefecture_city_cn"].str.startswith("(")).all()
     assert set(reg.loc[reg.mapping_status == "no_prefecture_parent", "unit_name_cn"]) == {"琼中黎族苗族自治县"}
     administered = reg.mapping_status == "province_administered_unit"
-    assert set(reg.loc[administered, "city_code"]) == {"419001", "659001", "659002"}   # 济源, 石河子, 阿拉尔
+    # 济源, 石河子, 阿拉尔, 五家渠
+    assert set(reg.loc[administered, "city_code"]) == {"419001", "659001", "659002", "659004"}
     # Flags: EXPANDED rows, partial coverage of district/county listings, default effective years.
     assert (reg.is_expanded == reg.notes.str.startswith("EXPANDED")).all()
     partial = reg.unit_level.isin(["district", "county"]) & (reg.mapping_status == "prefecture")
