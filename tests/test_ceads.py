@@ -567,3 +567,28 @@ def test_unknown_label_still_fails_with_its_location(tmp_path: Path) -> None:
     wb.save(path)
     with pytest.raises(SourceFormatError, match=r"sheet '.*2017', row 1, column 'C': header cell is 'Clean Coal'"):
         read_provincial_inventories(tmp_path / "prov")
+
+
+def test_reissued_spellings_of_sheet_names_and_total_row(provincial: LoadResult, tmp_path: Path) -> None:
+    """Spellings other re-issued vintages use (`Inner mongolia<year>` sheets, a `Total Emissions` total row
+    in the 2018+ layout; seen handled in OpenClimate's reader of all 1997-2019 files) load to the same
+    province and sector codes with the same numbers. Achieved: one ulp (openpyxl re-serialises the copied
+    floats), asserted: 1e-15 relative."""
+    plan = _mixed_workbook(tmp_path / "prov", 2017)
+    path = tmp_path / "prov" / "Emission_Inventories_for_30_Provinces_2017.xlsx"
+    wb = openpyxl.load_workbook(path)
+    wb["InnerMongolia2017"].title = "Inner mongolia2017"
+    new = next(p for p, (_, layout) in plan.items() if layout == "2018-" and p != "InnerMongolia")
+    ws = wb[f"{new}2017"]
+    total_row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "TotalEmissions")
+    ws.cell(total_row, 1).value = "Total Emissions"
+    wb.save(path)
+    got = read_provincial_inventories(tmp_path / "prov")
+    assert got.rejected.empty
+    t = got.table
+    assert {"InnerMongolia", new} <= set(t.province_en)
+    tot = t[(t.province_en == new) & t.is_total_row & t.is_total_col]["co2_mt"]
+    y = plan[new][0]
+    ref = provincial.table
+    want = ref[(ref.province_en == new) & (ref.year == y) & ref.is_total_row & ref.is_total_col]["co2_mt"]
+    assert len(tot) == 1 and abs(tot.item() - want.item()) <= 1e-15 * abs(want.item())

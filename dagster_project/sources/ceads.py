@@ -357,9 +357,10 @@ def _vocabularies() -> tuple[dict[str, _Label], dict[str, _Label]]:
 
 
 @lru_cache(maxsize=1)
-def _province_names() -> frozenset[str]:
-    """English province names as CEADs writes them in sheet names (from the reference seed)."""
-    return frozenset(pd.read_csv(PROVINCES_CSV, dtype=str)["province_en"])
+def _province_names() -> dict[str, str]:
+    """English province names as CEADs writes them in sheet names, keyed without spaces in lower case."""
+    names = pd.read_csv(PROVINCES_CSV, dtype=str)["province_en"]
+    return {n.replace(" ", "").lower(): n for n in names}
 
 
 def _sheet_layout(fuel_labels: list[str | None], sector_labels: list[str | None], fuels: dict[str, _Label],
@@ -419,17 +420,20 @@ def _read_provincial_file(path: Path, year: int, rejects: Rejects, strict: bool)
         out: list[dict] = []
         provinces: dict[str, str] = {}
         for name in sheets:
-            match = re.fullmatch(r"([A-Za-z]+)(\d{4})", name)
+            # Re-issued files vary the spelling (`InnerMongolia2019`, `Inner mongolia2015`): letters and
+            # spaces, then the year; the province is matched without spaces or case.
+            match = re.fullmatch(r"\s*([A-Za-z][A-Za-z ]*?)\s*(\d{4})\s*", name)
             if match is None:
                 raise SourceFormatError(path, "sheet name is not <Province><year>", sheet=name,
                                         expected=f"e.g. 'Shanghai{year}'")
-            province, sheet_year = match.group(1), int(match.group(2))
+            spelled, sheet_year = match.group(1), int(match.group(2))
+            province = _province_names().get(spelled.replace(" ", "").lower(), spelled)
             if sheet_year != year:
                 raise SourceFormatError(path, f"sheet year {sheet_year} differs from the file year {year}",
                                         sheet=name, expected=f"'{province}{year}'")
-            if province not in _province_names():
+            if province not in _province_names().values():
                 raise SourceFormatError(path, f"unknown province {province!r}", sheet=name,
-                                        expected=f"one of {sorted(_province_names())}")
+                                        expected=f"one of {sorted(_province_names().values())}")
             if province in provinces:
                 raise SourceFormatError(path, f"province {province} appears twice", sheet=name)
             provinces[province] = name
