@@ -182,7 +182,8 @@ def test_agreeing_duplicates_within_a_file_are_kept(tmp_path: Path) -> None:
 def test_unresolved_names_are_listed_with_their_location(built_warehouse: Path, tmp_path: Path) -> None:
     """Names that resolve to no code fail the yearbook model with every name, its data year, cell count
     and first file/sheet/row in the dbt error itself (issue 14: the audit table vanishes with the failed
-    staging copy). 襄樊市 in 2012 (renamed at the end of 2010) and an invented name are planted."""
+    staging copy). 襄樊市 in 2012 (renamed at the end of 2010) and an invented name are planted in the
+    yearbook cells, an invented label in the CEADs city inventory."""
     wh = tmp_path / "panel.duckdb"
     shutil.copy(built_warehouse, wh)
     conn = duckdb.connect(str(wh))
@@ -198,11 +199,16 @@ def test_unresolved_names_are_listed_with_their_location(built_warehouse: Path, 
         bad["row"] = [2, 3, 4]
         conn.register("bad", bad)
         conn.execute("insert into raw.yearbook_indicators select * from bad")
+        ceads = conn.execute("select * from raw.ceads_city_emissions limit 1").df()
+        ceads["ceads_name"], ceads["row"] = "火星北京", 999
+        conn.register("ceads", ceads)
+        conn.execute("insert into raw.ceads_city_emissions select * from ceads")
     finally:
         conn.close()
     env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(wh)}
     dbt = Path(sys.executable).with_name("dbt")
     run = subprocess.run([str(dbt), "run", "--select", "stg_yearbook__indicators", "int_yearbook__cells_resolved",
+                          "stg_ceads__city_emissions", "int_emissions__ceads_city_resolved",
                           "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
                          cwd=DBT_DIR, env=env, capture_output=True, text=True)
     assert run.returncode != 0
@@ -211,3 +217,6 @@ def test_unresolved_names_are_listed_with_their_location(built_warehouse: Path, 
     assert "襄樊市, province_name 湖北省 (data year 2012, 1 cells; first at file my_panel.csv, sheet -, row 2)" in out
     assert "不存在市 (data year 2012, 1 cells; first at file my_panel.csv, sheet -, row 3)" in out
     assert "不存在市 (data year 2013, 1 cells; first at file my_panel.csv, sheet -, row 4)" in out
+    # The CEADs city inventory's labels go through the same hook.
+    assert "1 city name(s) in int_emissions__ceads_city_resolved did not resolve" in out
+    assert "火星北京 (data year" in out and ", row 999)" in out

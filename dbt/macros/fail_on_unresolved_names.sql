@@ -1,7 +1,8 @@
 {#- Fail a model whose rows still lack a city_code, listing every unresolved name with the file, sheet
     and row it was read from (the not_null test alone only counts them, and its dbt_test__audit table
     vanishes with the failed staging copy of the warehouse). Used as a post-hook, so the message is the
-    dbt error the build prints. `name_columns`: the name as written, then qualifiers shown when not null
+    dbt error the build prints. The model needs year, source_file, sheet and source_row columns.
+    `name_columns`: the name as written, then qualifiers shown when not null
     (province, printed code); at most `limit` names are listed, with their cell count and first location. -#}
 {% macro fail_on_unresolved_names(name_columns, limit=200) %}
     {%- if execute %}
