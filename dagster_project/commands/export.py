@@ -358,14 +358,18 @@ def do_file(exp: PanelExport, *, data_file: str) -> str:
              f"* {PANEL_ID} = {exp.id_rule}; city_code keeps the GB/T 2260 code as text",
              f"xtset {PANEL_ID} year, yearly"]
     for _, r in exp.codebook.iterrows():
-        text = str(r["stata_label"]).replace('"', "'")
-        lines.append(f'label variable {r["stata_name"]} `"{text}"\'')
+        # Compound quotes `"…"' let a label contain double quotes.
+        lines.append(f'label variable {r["stata_name"]} `"{r["stata_label"]}"\'')
     names = dict(zip(exp.codebook["column"], exp.codebook["stata_name"], strict=True))
+    # One label set per distinct mapping (every 0/1 flag shares `yesno`), so set names never collide.
+    sets: dict[tuple, str] = {}
     for col, labels in exp.value_labels.items():
-        name = names[col]
-        lab = f"{name[:28]}_lbl"
-        pairs = " ".join(f'{k} `"{str(v).replace(chr(34), chr(39))}"\'' for k, v in labels.items())
-        lines += [f"label define {lab} {pairs}, replace", f"label values {name} {lab}"]
+        key = tuple(labels.items())
+        if key not in sets:
+            sets[key] = "yesno" if labels == YES_NO[exp.language] else f"{names[col][:28]}_lbl"
+            pairs = " ".join(f'{k} `"{v}"\'' for k, v in labels.items())
+            lines.append(f"label define {sets[key]} {pairs}, replace")
+        lines.append(f"label values {names[col]} {sets[key]}")
     return "\n".join(lines) + "\n"
 
 
