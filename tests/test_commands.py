@@ -300,6 +300,19 @@ def test_doctor_names_missing_and_malformed_sources(sample_dir: Path, tmp_path: 
     assert "problem(s) to fix" in out
 
 
+def test_doctor_without_raw_folder_and_with_a_misspelt_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("CARBONPANEL_RAW_DIR", str(tmp_path / "absent"))
+    monkeypatch.setenv("CARBONPANEL_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("CARBONPANEL_RAWDIR", "x")
+    assert cli.main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert f"[MISSING] CARBONPANEL_RAW_DIR: {tmp_path / 'absent'} does not exist" in out
+    assert "carbonpanel sample --out data/sample" in out and "ceads/provincial/" in out
+    assert "[WARNING] CARBONPANEL_RAWDIR" in out and "did you mean CARBONPANEL_RAW_DIR?" in out
+    assert "not checked: the raw folder is missing" in out
+
+
 def test_doctor_passes_on_the_sample(sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv("CARBONPANEL_RAW_DIR", str(sample_dir))

@@ -83,6 +83,11 @@ def check_config(settings: Settings) -> list[Finding]:
     out.append(Finding("CARBONPANEL_REPORTS_DIR", OK, str(reports)) if _writable_folder(reports) else
                Finding("CARBONPANEL_REPORTS_DIR", MALFORMED, f"{reports} is not writable",
                        "set CARBONPANEL_REPORTS_DIR to a writable folder"))
+    known = ("CARBONPANEL_RAW_DIR", "CARBONPANEL_WAREHOUSE", "CARBONPANEL_REPORTS_DIR")
+    for name in sorted(v for v in os.environ if v.startswith("CARBONPANEL_") and v not in known):
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        out.append(Finding(name, WARN, "set but not a carbon-panel setting, so it has no effect",
+                           f"did you mean {near[0]}?" if near else f"the settings are {', '.join(known)}"))
     manifest = DBT_DIR / "target" / "manifest.json"
     out.append(Finding("dbt manifest", OK, str(manifest)) if manifest.exists() else
                Finding("dbt manifest", MISSING, f"{manifest} does not exist", "run `make manifest` (dbt parse)"))
@@ -184,10 +189,12 @@ def format_report(report: DoctorReport) -> str:
     for section, findings in (("configuration", report.config), ("sources", report.sources)):
         if section == "sources":
             lines.append("\nsources (each checked by its ingestion reader)")
+            if not findings:
+                lines.append("  (not checked: the raw folder is missing)")
         for f in findings:
             lines.append(f"  [{marks[f.status]}] {f.item}: {f.detail}")
             lines += [f"      - {n}" for n in f.notes]
-            if f.fix and f.status != OK:
+            if f.fix and f.status != OK:  # a warning's fix is advice; a problem's fix is required
                 lines += [f"      fix: {line}" if i == 0 else f"           {line}"
                           for i, line in enumerate(f.fix.splitlines())]
     bad = [f for f in [*report.config, *report.sources] if f.status in (MISSING, MALFORMED)]
