@@ -1,4 +1,4 @@
-"""`carbonpanel`: build the warehouse, write sample data, query and export the panel, check inputs, report."""
+"""`carbonpanel`: build the warehouse, write sample data, query the panel with SQL."""
 
 from __future__ import annotations
 
@@ -120,10 +120,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write one self-contained HTML report per paper from the warehouse."""
-    from dagster_project.commands.report import write_reports
+    from dagster_project.commands.report import ReportError, write_reports
 
     out = Path(args.out) if args.out else settings().reports_dir
-    for path in write_reports(settings().warehouse, out, papers=args.paper):
+    try:
+        paths = write_reports(settings().warehouse, out, papers=args.paper)
+    except ReportError as exc:
+        raise SystemExit(str(exc)) from exc
+    for path in paths:
         print(f"wrote {path}")
     return 0
 

@@ -272,6 +272,15 @@ def test_report_html_per_paper(wh: Path, tmp_path: Path, shared_data: Path) -> N
     assert pages[1].name == "seed004.html" and "黄赜琳" in pages[1].read_text(encoding="utf-8")
 
 
+def test_report_errors_are_messages(wh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARBONPANEL_WAREHOUSE", str(wh))
+    with pytest.raises(SystemExit, match="paper ids look like seed002"):
+        cli.main(["report", "--paper", "002", "--out", str(tmp_path)])
+    monkeypatch.setenv("CARBONPANEL_WAREHOUSE", str(tmp_path / "none.duckdb"))
+    with pytest.raises(SystemExit, match="no warehouse"):
+        cli.main(["report", "--out", str(tmp_path)])
+
+
 def test_doctor_names_missing_and_malformed_sources(sample_dir: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture) -> None:
