@@ -134,32 +134,50 @@ def load_export(
     data, id_rule = _with_panel_id(panel)
     if treatment is not None:
         data = data.merge(treatment.data, on=["city_code", "year"], how="left", validate="one_to_one")
+    value_labels, category_codes = _value_labels(data, treatment=treatment, categories=categories,
+                                                 language=label_language)
+    codebook = _codebook(data, dictionary=dictionary, treatment=treatment, value_labels=value_labels,
+                         id_rule=id_rule, language=label_language)
+    return PanelExport(data=data, codebook=codebook, value_labels=value_labels, category_codes=category_codes,
+                       language=label_language, id_rule=id_rule)
+
+
+def _value_labels(data: pd.DataFrame, *, treatment: _Treatment | None, categories: pd.DataFrame | None,
+                  language: str) -> tuple[dict[str, dict[int, str]], dict[str, dict[str, int]]]:
+    """Value labels of 0/1 flags and coded categories (booleans become 0/1 in place), and category codes."""
     value_labels: dict[str, dict[int, str]] = {}
     category_codes: dict[str, dict[str, int]] = {}
-    label_col = "label_cn" if label_language == "cn" else "label_en"
+    label_col = "label_cn" if language == "cn" else "label_en"
     for col in data.columns:
         if str(data[col].dtype) in ("bool", "boolean"):
             data[col] = data[col].astype("Int8")
-            value_labels[col] = YES_NO[label_language]
+            value_labels[col] = YES_NO[language]
         elif treatment is not None and col in treatment.binary:
-            value_labels[col] = YES_NO[label_language]
-    if categories is not None:
-        for var, rows in categories.groupby("variable"):
-            if var in data.columns:
-                known = set(rows["value"])
-                unknown = sorted(set(data[var].dropna()) - known)
-                if unknown:
-                    raise ExportError(f"column {var}: values {unknown} have no entry in ref.category_labels; add "
-                                      "them to dbt/seeds/dictionary/category_labels.csv")
-                value_labels[var] = {int(c): str(lab) for c, lab in zip(rows["code"], rows[label_col], strict=True)}
-                category_codes[var] = {str(v): int(c) for v, c in zip(rows["value"], rows["code"], strict=True)}
-    rows = []
+            value_labels[col] = YES_NO[language]
+    if categories is None:
+        return value_labels, category_codes
+    for var, rows in categories.groupby("variable"):
+        if var not in data.columns:
+            continue
+        unknown = sorted(set(data[var].dropna()) - set(rows["value"]))
+        if unknown:
+            raise ExportError(f"column {var}: values {unknown} have no entry in ref.category_labels; add "
+                              "them to dbt/seeds/dictionary/category_labels.csv")
+        value_labels[var] = {int(c): str(lab) for c, lab in zip(rows["code"], rows[label_col], strict=True)}
+        category_codes[var] = {str(v): int(c) for v, c in zip(rows["value"], rows["code"], strict=True)}
+    return value_labels, category_codes
+
+
+def _codebook(data: pd.DataFrame, *, dictionary: pd.DataFrame, treatment: _Treatment | None,
+              value_labels: dict[str, dict[int, str]], id_rule: str, language: str) -> pd.DataFrame:
+    """One row per exported column: Stata name, full and Stata-length label, unit, source, value labels."""
+    label_col = "label_cn" if language == "cn" else "label_en"
     names = stata_names(list(data.columns))
+    rows = []
     for col in data.columns:
         if col in dictionary.index:
             d = dictionary.loc[col]
-            info = {"label_cn": d["label_cn"], "label_en": d["label_en"], "unit": d["unit"], "source": d["source"],
-                    "formula": d["formula"]}
+            info = {k: d[k] for k in ("label_cn", "label_en", "unit", "source", "formula")}
         elif col == PANEL_ID:
             info = {"label_cn": "面板数值编号（" + id_rule + "）", "label_en": f"Numeric panel id ({id_rule})",
                     "unit": None, "source": "carbonpanel export", "formula": id_rule}
@@ -174,8 +192,7 @@ def load_export(
                      "label_en": info["label_en"], "unit": info["unit"], "source": info["source"],
                      "formula": info["formula"], "dtype": str(data[col].dtype),
                      "value_labels": "; ".join(f"{k}={v}" for k, v in codes.items()) if codes else ""})
-    return PanelExport(data=data, codebook=pd.DataFrame(rows), value_labels=value_labels,
-                       category_codes=category_codes, language=label_language, id_rule=id_rule)
+    return pd.DataFrame(rows)
 
 
 def _choose_columns(columns: list[str], variables: Sequence[str] | None) -> list[str]:
