@@ -20,6 +20,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from dagster_project.warehouse import table_exists
+
 FORMATS = ("dta", "parquet", "csv", "xlsx")
 LANGUAGES = ("en", "cn")
 STATA_NAME_MAX = 32
@@ -90,12 +92,6 @@ def _close(name: str, choices: Sequence[str]) -> str:
     return f" (did you mean {', '.join(near)}?)" if near else ""
 
 
-def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    """Whether schema.table exists in the warehouse."""
-    return bool(conn.execute("select count(*) from information_schema.tables where table_schema = ? "
-                             "and table_name = ?", [schema, table]).fetchone()[0])
-
-
 def load_export(
     warehouse: Path,
     *,
@@ -112,7 +108,7 @@ def load_export(
     conn = duckdb.connect(str(warehouse), read_only=True)
     try:
         for table in ("city_year_panel", "variable_dictionary", "treatment_panel"):
-            if not _table_exists(conn, "marts", table):
+            if not table_exists(conn, "marts", table):
                 raise ExportError(f"marts.{table} is missing from {warehouse}; run `carbonpanel build` first")
         columns = [r[0] for r in conn.execute("describe marts.city_year_panel").fetchall()]
         chosen = _choose_columns(columns, variables)
@@ -126,7 +122,7 @@ def load_export(
                                   "from marts.variable_dictionary").df().set_index("variable")
         treatment = _treatment_wide(conn, policies)
         categories = (conn.execute("select variable, value, code, label_cn, label_en from ref.category_labels").df()
-                      if _table_exists(conn, "ref", "category_labels") else None)
+                      if table_exists(conn, "ref", "category_labels") else None)
     finally:
         conn.close()
     if panel.empty:
@@ -228,7 +224,7 @@ def _treatment_wide(conn: duckdb.DuckDBPyConnection, policies: Sequence[str]) ->
         raise ExportError("unknown policies: " + "; ".join(f"{p}{_close(p, available)}" for p in unknown)
                           + f"\npolicies in marts.treatment_panel: {', '.join(available)}")
     names = dict(conn.execute("select policy_id, policy_name_en || ' / ' || policy_name_cn from ref.policy_catalog")
-                 .fetchall()) if _table_exists(conn, "ref", "policy_catalog") else {}
+                 .fetchall()) if table_exists(conn, "ref", "policy_catalog") else {}
     long = conn.execute("select city_code, year, policy_id, treated, first_treat_year, event_time, never_treated "
                         "from marts.treatment_panel where policy_id in (select unnest(?))", [list(policies)]).df()
     wide = long[["city_code", "year"]].drop_duplicates().reset_index(drop=True)
@@ -300,18 +296,19 @@ def write_all_or_nothing(writers: dict[Path, Callable[[Path], None]]) -> list[Pa
     created = [p for p in [parent, *parent.parents] if not p.exists()]
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=parent))
+    done = False
     try:
         for target, write in writers.items():
             write(staging / target.name)
         for target in targets:
             os.replace(staging / target.name, target)
-    except BaseException:
+        done = True
+    finally:
+        # Whatever went wrong (including Ctrl-C), the error propagates; only the cleanup happens here.
         shutil.rmtree(staging, ignore_errors=True)
-        for folder in created:  # innermost first: only the folders this call made, and only if empty
+        for folder in [] if done else created:  # innermost first: only folders this call made, if empty
             if folder.exists() and not any(folder.iterdir()):
                 folder.rmdir()
-        raise
-    staging.rmdir()
     return targets
 
 

@@ -20,6 +20,7 @@ from dagster_project.reporting import descriptives, figures, maps, provenance
 from dagster_project.reporting.citation import paper_citation
 from dagster_project.reporting.html import Page, data_table, esc, figure, paragraph, skipped
 from dagster_project.reporting.tables import journal_tables
+from dagster_project.warehouse import table_exists
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 PAPER_ID = re.compile(r"^seed(\d{3})$")
@@ -45,15 +46,9 @@ def paper_designs() -> dict[str, PaperDesign]:
     return {"seed002": PaperDesign("seed002", years=seed002.YEARS)}
 
 
-def _exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    """Whether schema.table exists."""
-    return bool(conn.execute("select count(*) from information_schema.tables where table_schema = ? and "
-                             "table_name = ?", [schema, table]).fetchone()[0])
-
-
 def paper_results(conn: duckdb.DuckDBPyConnection, paper: str) -> pd.DataFrame:
     """This paper's rows of analysis.regression_results (by a `paper` column when present, else model_id prefix)."""
-    if not _exists(conn, "analysis", "regression_results"):
+    if not table_exists(conn, "analysis", "regression_results"):
         return pd.DataFrame()
     cols = {r[0] for r in conn.execute("describe analysis.regression_results").fetchall()}
     if "paper" in cols:
@@ -65,7 +60,7 @@ def paper_results(conn: duckdb.DuckDBPyConnection, paper: str) -> pd.DataFrame:
 
 def available_papers(conn: duckdb.DuckDBPyConnection) -> list[str]:
     """Papers with stored results (model ids `seedNNN_...`)."""
-    if not _exists(conn, "analysis", "regression_results"):
+    if not table_exists(conn, "analysis", "regression_results"):
         return []
     ids = [r[0] for r in conn.execute("select distinct model_id from analysis.regression_results").fetchall()]
     return sorted({m.split("_")[0] for m in ids if PAPER_ID.match(m.split("_")[0])})
@@ -75,7 +70,7 @@ def term_labels(conn: duckdb.DuckDBPyConnection, dictionary: pd.DataFrame) -> di
     """Readable labels of panel variables and policy dummies for table rows."""
     labels = dict(zip(dictionary["variable"], dictionary["label_en"].fillna(dictionary["variable"]), strict=True))
     labels["treated"] = "Treated (policy in force)"
-    if _exists(conn, "ref", "policy_catalog"):
+    if table_exists(conn, "ref", "policy_catalog"):
         for pid, name in conn.execute("select policy_id, policy_name_en from ref.policy_catalog").fetchall():
             labels[f"treated_{pid}"] = f"Treated: {name}"
     return labels
@@ -237,7 +232,7 @@ def _inequality_html(conn: duckdb.DuckDBPyConnection, fig_dir: Path, paper: str,
 def _map_html(conn: duckdb.DuckDBPyConnection, sample: pd.DataFrame, fig_dir: Path, paper: str, embed: bool,
               out: Path, labels: dict[str, str]) -> str:
     """Choropleth of the sample-window mean of CO2 per capita by city on raw.city_boundaries."""
-    if not _exists(conn, "raw", "city_boundaries"):
+    if not table_exists(conn, "raw", "city_boundaries"):
         return skipped("raw.city_boundaries is not in the warehouse; no map.")
     boundaries = conn.execute("select city_code, geometry_wkt from raw.city_boundaries order by city_code").df()
     source = sample if MAP_VARIABLE in sample.columns and len(sample) else conn.execute(
@@ -253,7 +248,7 @@ def _map_html(conn: duckdb.DuckDBPyConnection, sample: pd.DataFrame, fig_dir: Pa
 
 def _comparison_html(conn: duckdb.DuckDBPyConnection, paper: str) -> str:
     """The published-vs-ours table (analysis.replication_comparison) when it exists."""
-    if not _exists(conn, "analysis", "replication_comparison"):
+    if not table_exists(conn, "analysis", "replication_comparison"):
         return skipped("analysis.replication_comparison is not in the warehouse yet; published estimates are "
                        f"listed in ../shared/published/seed_{paper[4:]}.csv.")
     df = conn.execute("select * from analysis.replication_comparison where paper in (?, ?)",

@@ -21,6 +21,16 @@ def _figure(figsize: tuple[float, float]) -> object:
     return fig
 
 
+def _save(fig: object, ax: object, *, xlabel: str, title: str, out: Path) -> Path:
+    """Label, lay out and write a figure as PNG."""
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    return out
+
+
 def event_time_rows(results: pd.DataFrame) -> pd.DataFrame:
     """The rows of models with event-time terms (`kind::k`), with k as an integer column."""
     k = results["term"].str.extract(_EVENT)[0]
@@ -42,13 +52,8 @@ def event_study_plot(rows: pd.DataFrame, *, out: Path, title: str, ylabel: str, 
         ax.errorbar(sub["event_time"] + shift, sub["estimate"],
                     yerr=[(sub["estimate"] - ci_lo).to_numpy(), (ci_hi - sub["estimate"]).to_numpy()],
                     fmt="o", capsize=3, color=f"C{i}", label=f"{model} (N={int(sub['nobs'].iloc[0]):,})")
-    ax.set_xlabel("event time (years since first treatment)")
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    return out
+    return _save(fig, ax, xlabel="event time (years since first treatment)", title=title, out=out)
 
 
 def trend_plot(frame: pd.DataFrame, *, x: str, series: list[str], labels: dict[str, str], out: Path,
@@ -58,9 +63,4 @@ def trend_plot(frame: pd.DataFrame, *, x: str, series: list[str], labels: dict[s
     ax = fig.add_subplot(1, 1, 1)
     for i, s in enumerate(series):
         ax.plot(frame[x], frame[s], marker="o", color=f"C{i}", label=labels.get(s, s))
-    ax.set_xlabel(x)
-    ax.set_title(title)
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    return out
+    return _save(fig, ax, xlabel=x, title=title, out=out)

@@ -7,6 +7,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from dagster_project.warehouse import table_exists
+
 # Who publishes each raw table's files (README, "Sources and licences"); keyed by raw table / ingest asset.
 PUBLISHERS = {
     "yearbook_indicators": "National Bureau of Statistics of China: China City Statistical Yearbook (or a vendor panel "
@@ -23,15 +25,9 @@ PUBLISHERS = {
 QUALITY_TABLES = ("ceads_reconciliation", "yearbook_coverage")
 
 
-def _exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    """Whether schema.table exists."""
-    return bool(conn.execute("select count(*) from information_schema.tables where table_schema = ? and "
-                             "table_name = ?", [schema, table]).fetchone()[0])
-
-
 def source_files(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every file the build read, with size, sha256 and publisher (from raw.source_files)."""
-    if not _exists(conn, "raw", "source_files"):
+    if not table_exists(conn, "raw", "source_files"):
         return pd.DataFrame(columns=["table", "file", "bytes", "sha256", "publisher", "loaded_at"])
     df = conn.execute("select asset as \"table\", file, bytes, sha256, loaded_at from raw.source_files "
                       "order by asset, file").df()
@@ -42,7 +38,7 @@ def source_files(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def rejected_summary(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Quarantined rows by raw table and reason (raw.rejected_rows)."""
-    if not _exists(conn, "raw", "rejected_rows"):
+    if not table_exists(conn, "raw", "rejected_rows"):
         return pd.DataFrame(columns=["table", "reason", "rows"])
     return conn.execute("select asset as \"table\", reason, count(*) as \"rows\" from raw.rejected_rows "
                         "group by all order by 1, 3 desc").df()
@@ -67,5 +63,5 @@ def check_result_tables(conn: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFra
 def quality_marts(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The reconciliation and coverage marts that exist, with their row counts (inspect them with SQL)."""
     rows = [{"table": f"marts.{t}", "rows": conn.execute(f"select count(*) from marts.{t}").fetchone()[0]}
-            for t in QUALITY_TABLES if _exists(conn, "marts", t)]
+            for t in QUALITY_TABLES if table_exists(conn, "marts", t)]
     return pd.DataFrame(rows, columns=["table", "rows"])
