@@ -254,7 +254,7 @@ def test_coverage_counts_add_up_and_match_the_panel(built_warehouse: Path, panel
 # ----------------------------------------------------------------------------------- documentation
 
 def test_every_panel_column_and_flag_is_documented(built_warehouse: Path, panel: pd.DataFrame) -> None:
-    from dagster_project.export import stata_names
+    from dagster_project.commands.export import stata_names
 
     dictionary = q(built_warehouse, "select * from marts.variable_dictionary")
     assert sorted(set(panel.columns) - set(dictionary["variable"])) == []
