@@ -23,7 +23,7 @@ from dagster_project.reporting.tables import journal_tables
 from dagster_project.warehouse import table_exists
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
-PAPER_ID = re.compile(r"^seed(\d{3})$")
+PAPER_ID = re.compile(r"^seed_?(\d{3})$")
 MAP_VARIABLE = "co2_per_capita_t"
 
 
@@ -40,30 +40,34 @@ class PaperDesign:
 
 
 def paper_designs() -> dict[str, PaperDesign]:
-    """Sample windows of the papers whose designs restrict years, read from their analysis assets."""
-    from dagster_project.assets import seed002
+    """Sample windows of the papers, from their design files (analysis/designs/seed_00N.yaml)."""
+    from analysis.designs.spec import design_files, load_design
 
-    return {"seed002": PaperDesign("seed002", years=seed002.YEARS)}
+    out = {}
+    for path in design_files():
+        d = load_design(path)
+        years = d.panel.get("years")
+        key = d.paper.replace("_", "")
+        out[key] = PaperDesign(key, years=(int(years[0]), int(years[1])) if years else None)
+    return out
 
 
 def paper_results(conn: duckdb.DuckDBPyConnection, paper: str) -> pd.DataFrame:
-    """This paper's rows of analysis.regression_results (by a `paper` column when present, else model_id prefix)."""
+    """This paper's rows of analysis.regression_results, laid out by table and column."""
     if not table_exists(conn, "analysis", "regression_results"):
         return pd.DataFrame()
-    cols = {r[0] for r in conn.execute("describe analysis.regression_results").fetchall()}
-    if "paper" in cols:
-        return conn.execute("select * from analysis.regression_results where paper in (?, ?)",
-                            [paper, paper.replace("seed", "seed_")]).df()
-    return conn.execute("select * from analysis.regression_results where starts_with(model_id, ?)",
-                        [f"{paper}_"]).df()
+    n = PAPER_ID.match(paper).group(1)
+    df = conn.execute("select * from analysis.regression_results where paper in (?, ?) "
+                      "order by table_id, column_id, spec_id", [f"seed{n}", f"seed_{n}"]).df()
+    return df.rename(columns={"table_id": "table", "column_id": "column"})
 
 
 def available_papers(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """Papers with stored results (model ids `seedNNN_...`)."""
+    """Papers with stored results."""
     if not table_exists(conn, "analysis", "regression_results"):
         return []
-    ids = [r[0] for r in conn.execute("select distinct model_id from analysis.regression_results").fetchall()]
-    return sorted({m.split("_")[0] for m in ids if PAPER_ID.match(m.split("_")[0])})
+    papers = [r[0] for r in conn.execute("select distinct paper from analysis.regression_results").fetchall()]
+    return sorted({p.replace("_", "") for p in papers if p and PAPER_ID.match(p)})
 
 
 def term_labels(conn: duckdb.DuckDBPyConnection, dictionary: pd.DataFrame) -> dict[str, str]:
@@ -91,6 +95,7 @@ def write_reports(warehouse: Path, out: Path, *, papers: Sequence[str] | None = 
         bad = [p for p in chosen if not PAPER_ID.match(p)]
         if bad:
             raise ReportError(f"paper ids look like seed002, got {bad}")
+        chosen = [p.replace("_", "") for p in chosen]
         designs = paper_designs()
         return [paper_report(conn, paper=p, out=out, spec_dir=spec_dir, embed=embed,
                              design=designs.get(p, PaperDesign(p))) for p in chosen]
@@ -252,10 +257,14 @@ def _comparison_html(conn: duckdb.DuckDBPyConnection, paper: str) -> str:
         return skipped("analysis.replication_comparison is not in the warehouse yet; published estimates are "
                        f"listed in ../shared/published/seed_{paper[4:]}.csv.")
     df = conn.execute("select * from analysis.replication_comparison where paper in (?, ?)",
-                      [paper, f"seed_{paper[4:]}"]).df()
+                      [paper, f"seed_{paper[-3:]}"]).df()
     if df.empty:
         return skipped("analysis.replication_comparison has no rows for this paper.")
-    return data_table(df, caption="Published estimates and ours")
+    from analysis.designs.replication import comparison_frame, table_summary
+
+    html = "".join(paragraph(f"Table {t}: {table_summary(part)}.") for t, part in df.groupby("table_id", sort=False))
+    return html + data_table(comparison_frame(df), caption="Published estimates and ours (full report: "
+                             f"reports/replication/seed_{paper[-3:]}.html)")
 
 
 def _provenance_html(conn: duckdb.DuckDBPyConnection) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 # `kind::k` terms that are event times; cohort (`group::2015`) and calendar-year aggregations are not.
-_EVENT = re.compile(r"^(?!group::|calendar::)[A-Za-z_]+::(-?\d+)$")
+_EVENT = re.compile(r"^(?!group::|calendar::|cohort::|period::)[A-Za-z_]+::(-?\d+)$")
 
 
 def _figure(figsize: tuple[float, float]) -> object:
