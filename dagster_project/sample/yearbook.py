@@ -47,6 +47,7 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from dagster_project.sample.files import save_workbook, write_text
+from dagster_project.sources.names import ended_units
 from dagster_project.sources.yearbook import round_significant
 
 # Printed unit -> factor to the canonical unit, and printed decimals (the yearbook's own precision).
@@ -518,6 +519,10 @@ def _scope_values(e: _Edition, ind: Ind) -> dict[str, np.ndarray]:
 def _edition_frame(truth: object, year: int) -> pd.DataFrame:
     """Return the data year's city rows in yearbook order (province, then code) with city attributes."""
     cy = truth.city_year[truth.city_year["year"] == year]  # type: ignore[attr-defined]
+    # As the real yearbook: a unit abolished or merged (莱芜 into 济南 in 2019) is not printed from the
+    # data year of its end on, although the latent truth keeps it (admin_changes.csv via ended_units).
+    ended = {code for code, u in ended_units().items() if code.isdigit() and year >= u.change_year}
+    cy = cy[~cy["city_code"].isin(ended)]
     cities = truth.cities  # type: ignore[attr-defined]
     df = cy.merge(
         cities[
