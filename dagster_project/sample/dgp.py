@@ -378,7 +378,7 @@ def simulate(n_cities: int | None = None, years: range | list[int] = range(2003,
     cy["electricity_industrial_10k_kwh"] = cy["electricity_total_10k_kwh"] * np.clip(ind_share, 0.3, 0.85)
     cy["electricity_residential_10k_kwh"] = cy["electricity_total_10k_kwh"] * np.clip(
         _logistic(city_draw(-1.9, 0.3) + 0.02 * tt + noise(0.02)), 0.04, 0.3)
-    cy["gas_supply_10k_m3"] = pop * np.exp(city_draw(np.log(5.0), 1.0) + 0.12 * tt + noise(0.05))
+    cy["gas_supply_10k_m3"] = pop * np.exp(city_draw(np.log(2.5), 1.0) + 0.12 * tt + noise(0.05))
     cy["lpg_supply_ton"] = pop * 1e4 * np.exp(city_draw(np.log(0.004), 0.8) - 0.02 * tt + noise(0.05))
     cy["education_expenditure_10k_yuan"] = cy["fiscal_expenditure_10k_yuan"] * np.clip(
         _logistic(city_draw(-1.6, 0.2) + noise(0.03)), 0.08, 0.3)
@@ -431,7 +431,7 @@ def _simulate_energy(rng: np.random.Generator, cities: pd.DataFrame, tt: np.ndar
     trip_km = np.exp(city_draw(np.log(60.0), 0.2))
     haul_km = np.exp(city_draw(np.log(110.0), 0.25))
     heating = cities["province_code"].isin(HEATING_PROVINCES).to_numpy()[:, None]
-    hot_water = pop * np.exp(city_draw(np.log(0.9), 0.5) + 0.04 * tt + noise(0.04)) * effect  # 万吉焦
+    hot_water = pop * np.exp(city_draw(np.log(0.65), 0.5) + 0.04 * tt + noise(0.04)) * effect  # 万吉焦
     chp_share = np.clip(_logistic(city_draw(0.4, 0.6) + noise(0.02)), 0.05, 0.95)
     steam = hot_water * np.exp(city_draw(np.log(0.08), 0.6) + noise(0.05))                   # 万吨
     return {
@@ -448,7 +448,8 @@ def _simulate_energy(rng: np.random.Generator, cities: pd.DataFrame, tt: np.ndar
 
 def transport_intensities(years: list[int]) -> pd.DataFrame:
     """The planted national transport energy intensities (kgce per 100 pkm / tkm) per year."""
-    rows = [{"year": y, "mode": mode, "kgce_per_100_units": round(v0 * (1 - TRANSPORT_INTENSITY_DECLINE) ** (y - 2003), 4)}
+    decline = 1 - TRANSPORT_INTENSITY_DECLINE
+    rows = [{"year": y, "mode": mode, "kgce_per_100_units": round(v0 * decline ** (y - 2003), 4)}
             for y in years for mode, v0 in TRANSPORT_INTENSITY_2003.items()]
     return pd.DataFrame(rows)
 
