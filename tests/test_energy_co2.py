@@ -284,7 +284,7 @@ def test_bad_energy_inputs_are_quarantined_with_the_reason(built_warehouse: Path
     raw.rejected_rows with its location."""
     q = query(built_warehouse, "select * from marts.energy_input_quarantine")
     assert (q["quarantine_reason"].str.startswith("implausible")).all()
-    assert set(q["input"]) == {"road_passenger_volume_10k", "heat_hot_water_chp_10k_gj", "heat_hot_water_total_10k_gj"}
+    assert set(q["input"]) == {"road_passengers_10k", "heat_hot_water_chp_10k_gj", "heat_hot_water_total_10k_gj"}
     assert q["ratio_to_city_median"].between(0.003, 0.03).all() and q["printed_at"].notna().all()
     chp = q[q["input"] == "heat_hot_water_chp_10k_gj"].iloc[0]
     row = query(built_warehouse, f"select co2_energy_inputs_imputed, co2_energy_inputs_quarantined from "

@@ -108,8 +108,8 @@ YEARBOOK_VARIABLES: dict[str, str] = {
     "built_up_area_km2": "平方公里",
     "retail_sales_10k_yuan": "万元",
     "library_books_1k": "千册",
-    "road_passenger_volume_10k": "万人",
-    "road_freight_volume_10k_ton": "万吨",
+    "road_passengers_10k": "万人",
+    "road_freight_10k_ton": "万吨",
     "passenger_turnover_10k_pkm": "万人公里",
     "freight_turnover_10k_tkm": "万吨公里",
 }
@@ -125,7 +125,7 @@ LATENT_COLUMNS = [
 ENERGY_INPUTS = (
     "electricity_total_10k_kwh", "electricity_industrial_10k_kwh", "electricity_residential_10k_kwh",
     "gas_supply_10k_m3", "lpg_supply_ton", "passenger_turnover_10k_pkm", "freight_turnover_10k_tkm",
-    "road_passenger_volume_10k", "road_freight_volume_10k_ton", "heat_hot_water_10k_gj", "heat_chp_10k_gj",
+    "road_passengers_10k", "road_freight_10k_ton", "heat_hot_water_10k_gj", "heat_chp_10k_gj",
     "heat_boiler_10k_gj", "heat_steam_10k_ton",
 )
 # Provinces whose sample cities have central heating (the northern heating zone, roughly the provinces north
@@ -437,8 +437,8 @@ def _simulate_energy(rng: np.random.Generator, cities: pd.DataFrame, tt: np.ndar
     return {
         "passenger_turnover_10k_pkm": pkm,
         "freight_turnover_10k_tkm": tkm,
-        "road_passenger_volume_10k": pkm / trip_km,
-        "road_freight_volume_10k_ton": tkm / haul_km,
+        "road_passengers_10k": pkm / trip_km,
+        "road_freight_10k_ton": tkm / haul_km,
         "heat_hot_water_10k_gj": np.where(heating, hot_water, np.nan),
         "heat_chp_10k_gj": np.where(heating, hot_water * chp_share, np.nan),
         "heat_boiler_10k_gj": np.where(heating, hot_water * (1 - chp_share), np.nan),

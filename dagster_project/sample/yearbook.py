@@ -432,8 +432,8 @@ TABLES: tuple[Table, ...] = (
         11,
         _c("交通运输"),
         _solo(
-            Ind("road_passenger_volume_10k", _c("公路客运量"), "Passenger Traffic by Highways", _c("万人")),
-            Ind("road_freight_volume_10k_ton", _c("公路货运量"), "Freight Traffic by Highways", _c("万吨")),
+            Ind("road_passengers_10k", _c("公路客运量"), "Passenger Traffic by Highways", _c("万人")),
+            Ind("road_freight_10k_ton", _c("公路货运量"), "Freight Traffic by Highways", _c("万吨")),
             Ind("passenger_turnover_10k_pkm", _c("旅客周转量"), "Passenger-kilometers", _c("万人公里")),
             Ind("freight_turnover_10k_tkm", _c("货物周转量"), "Freight Ton-kilometers", _c("万吨公里")),
         ),
@@ -578,7 +578,7 @@ def planted_defects(truth: object) -> pd.DataFrame:
             # The documented 100x slip (ccsy-formats.md §4.3: Lhasa's 2009 road passenger traffic printed
             # as 0.68 for 68.3 万人); Lhasa if it is in the universe, else the last city of the edition.
             slip = SLIP_CITY if SLIP_CITY in codes else codes[-1]
-            rows.append((ed, int(year), slip, "road_passenger_volume_10k", "city", "unit_slip_100x"))
+            rows.append((ed, int(year), slip, "road_passengers_10k", "city", "unit_slip_100x"))
     return pd.DataFrame(rows, columns=["edition", "year", "city_code", "variable", "scope", "kind"])
 
 

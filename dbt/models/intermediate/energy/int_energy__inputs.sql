@@ -19,7 +19,7 @@
 {%- set max_gap = var('max_interpolation_gap', 2) | int %}
 {%- set yearbook_inputs = ['electricity_total_10k_kwh', 'electricity_industrial_10k_kwh', 'electricity_residential_10k_kwh',
                            'gas_supply_10k_m3', 'lpg_supply_ton', 'passenger_turnover_10k_pkm', 'freight_turnover_10k_tkm',
-                           'road_passenger_volume_10k', 'road_freight_volume_10k_ton'] %}
+                           'road_passengers_10k', 'road_freight_10k_ton'] %}
 with yearbook as (
     select city_code, year, column_name as input, value_observed, false as absent_from_table
     from {{ ref('int_yearbook__filled') }}
