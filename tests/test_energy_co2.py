@@ -253,7 +253,7 @@ def test_hand_computed_city_years_per_grid_region(built_warehouse: Path) -> None
         row = panel[(panel["city_code"] == code) & (panel["year"] == year)].iloc[0]
         hand = _hand_co2(built_warehouse, code, int(year))
         assert row["grid_factor_t_per_mwh"] == hand.pop("grid_factor")
-        assert row["grid_factor_imputed"] == (year == 2008)
+        assert row["grid_factor_not_published"] == (year == 2008)
         assert row["grid_factor_rule"] == ("nearest" if year == 2008 else "published")
         for k, v in hand.items():
             if v == 0:
@@ -287,7 +287,7 @@ def test_bad_energy_inputs_are_quarantined_with_the_reason(built_warehouse: Path
     assert set(q["input"]) == {"road_passengers_10k", "heat_hot_water_chp_10k_gj", "heat_hot_water_total_10k_gj"}
     assert q["ratio_to_city_median"].between(0.003, 0.03).all() and q["printed_at"].notna().all()
     chp = q[q["input"] == "heat_hot_water_chp_10k_gj"].iloc[0]
-    row = query(built_warehouse, f"select co2_energy_inputs_imputed, co2_energy_inputs_quarantined from "
+    row = query(built_warehouse, f"select co2_energy_inputs_interpolated, co2_energy_inputs_quarantined from "
                                  f"marts.city_year_panel where city_code = '{chp.city_code}' and year = {chp.year}")
     assert bool(row.iat[0, 0]) and row.iat[0, 1] == 2
     assert chp["value_used_is_interpolated"] and chp["value_used"] > 50 * chp["value_observed"]
@@ -316,7 +316,7 @@ def test_grid_year_rules_and_unmapped_grid_fails(built_warehouse: Path, tmp_path
     g = query(wh, "select * from intermediate.int_energy__grid_factors where grid_region = '华北'").set_index("year")
     # 2015: OM between 2014 (0.9551) and 2016 (1.0000); BM only published for (?)2019 -> nearest
     assert g.at[2015, "grid_factor_t_per_mwh"] == pytest.approx(0.5 * (0.9551 + 1.0000) / 2 + 0.5 * 0.4819, rel=1e-12)
-    assert g.at[2015, "grid_factor_rule"] == "OM interpolated, BM nearest" and g.at[2015, "grid_factor_imputed"]
+    assert g.at[2015, "grid_factor_rule"] == "OM interpolated, BM nearest" and g.at[2015, "grid_factor_not_published"]
     assert g.at[2019, "grid_factor_t_per_mwh"] == pytest.approx(0.5 * 0.9419 + 0.5 * 0.4819, rel=1e-12)
     assert g.at[2019, "grid_factor_year_uncertain"]
 

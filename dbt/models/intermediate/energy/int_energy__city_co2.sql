@@ -63,7 +63,7 @@ intensity as (
         -- t CO2 per kgce of each mode's fuel: 1 kgce = 1 / scc kg of fuel
         max(f.co2_t_per_unit / f.standard_coal_coef / 1000) filter (where t.mode = 'passenger') as co2_t_per_kgce_p,
         max(f.co2_t_per_unit / f.standard_coal_coef / 1000) filter (where t.mode = 'freight') as co2_t_per_kgce_f,
-        bool_or(t.intensity_imputed) as intensity_imputed,
+        bool_or(t.intensity_other_year) as intensity_other_year,
         bool_or(t.intensity_is_national) as intensity_is_national
     from {{ ref('int_energy__transport_intensity') }} as t
     left join fuel as f on f.fuel_key = t.fuel
@@ -78,7 +78,7 @@ components as (
         g.grid_factor_t_per_mwh,
         g.grid_factor_year,
         g.grid_factor_rule,
-        g.grid_factor_imputed,
+        g.grid_factor_not_published,
         g.grid_factor_year_uncertain,
         -- 万千瓦时 x 1e4 kWh x kg/kWh = kg; / 1e9 = Mt
         i.electricity_total_10k_kwh * g.grid_factor_t_per_mwh * 1e-5 as co2_energy_electricity,
@@ -93,7 +93,7 @@ components as (
         (i.gas_supply_10k_m3 * gas.co2_t_per_unit + i.lpg_supply_ton * lpg.co2_t_per_unit) * 1e-6 as co2_energy_direct,
         coal.co2_t_per_unit as coal_co2_t_per_t,
         coal.standard_coal_coef as coal_tce_per_t,
-        t.intensity_imputed,
+        t.intensity_other_year,
         t.intensity_is_national,
         i.heat_from_total
     from inputs as i
@@ -121,13 +121,13 @@ select
     c.grid_factor_t_per_mwh,
     c.grid_factor_year,
     c.grid_factor_rule,
-    c.grid_factor_imputed,
+    c.grid_factor_not_published,
     c.grid_factor_year_uncertain,
-    coalesce(f.inputs_imputed, false) as co2_energy_inputs_imputed,
+    coalesce(f.inputs_imputed, false) as co2_energy_inputs_interpolated,
     coalesce(f.inputs_quarantined, 0) as co2_energy_inputs_quarantined,
     coalesce(f.heat_assumed_zero, false) as co2_energy_heat_assumed_zero,
     coalesce(c.heat_from_total, false) as co2_energy_heat_from_total,
-    c.intensity_imputed as transport_intensity_imputed,
+    c.intensity_other_year as transport_intensity_other_year,
     c.intensity_is_national as transport_intensity_national
 from components as c
 left join flags as f using (city_code, year)

@@ -9,7 +9,7 @@
 --   * year rule var('energy_grid_factor_year_rule'): `nearest` published year (ties go to the earlier year)
 --     or `interpolate` (linear between the published years around the panel year, nearest outside them).
 -- grid_factor_rule says per row what happened (published / nearest / interpolated; per part for combined);
--- grid_factor_imputed is true unless the factor was published for that very year;
+-- grid_factor_not_published is true unless the factor was published for that very year;
 -- grid_factor_year_uncertain is true when the row used is keyed at a year its source does not state.
 {%- set series = var('energy_grid_factor_series', 'baseline') %}
 {%- set kind = var('energy_grid_factor_kind', 'OM') %}
@@ -101,7 +101,7 @@ select
     '{{ series }}' as grid_factor_series,
     'OM ' || om.rule || ', BM ' || bm.rule as grid_factor_rule,
     'OM ' || om.factor_year_used || ', BM ' || bm.factor_year_used as grid_factor_year,
-    om.rule <> 'published' or bm.rule <> 'published' as grid_factor_imputed,
+    om.rule <> 'published' or bm.rule <> 'published' as grid_factor_not_published,
     om.year_uncertain or bm.year_uncertain as grid_factor_year_uncertain
 from resolved as om
 inner join resolved as bm on bm.grid = om.grid and bm.year = om.year and bm.kind = 'BM'
@@ -115,7 +115,7 @@ select
     '{{ series }}' as grid_factor_series,
     rule as grid_factor_rule,
     factor_year_used as grid_factor_year,
-    rule <> 'published' as grid_factor_imputed,
+    rule <> 'published' as grid_factor_not_published,
     year_uncertain as grid_factor_year_uncertain
 from resolved
 {%- endif %}

@@ -1,7 +1,7 @@
 -- Transport energy intensity (kgce per passenger-km / tonne-km) for every province x panel year x mode, from
 -- the user-supplied table: a provincial row for that year if there is one, else the national (全国) row of
 -- that year, else the nearest year (provincial before national at equal distance, earlier year on ties).
--- intensity_imputed: the row's year is not the panel year; intensity_is_national: the national row was used.
+-- intensity_other_year: the row's year is not the panel year; intensity_is_national: the national row was used.
 with supplied as (
     select * from {{ ref('int_energy__transport_intensity_rows') }}
 ),
@@ -20,7 +20,7 @@ select
     t.kgce_per_unit,
     t.fuel,
     t.year as intensity_year,
-    t.year <> s.year as intensity_imputed,
+    t.year <> s.year as intensity_other_year,
     t.is_national as intensity_is_national,
     t.source
 from spine as s
