@@ -227,7 +227,8 @@ def read_boundaries(folder: Path) -> LoadResult:
             key = f"{resolved.kind}:{resolved.code}"
             if key in seen:
                 rejects.add(path, f"{where}: duplicate {resolved.kind} {resolved.code} (published as "
-                            f"{code}), first seen at {seen[key]}", row=row, column=col_prefix + code_keys[0], value=code)
+                            f"{code}), first seen at {seen[key]}", row=row, column=col_prefix + code_keys[0],
+                            value=code)
                 continue
             seen[key] = f"{path.name} {where}"
             centroid = geom.centroid
