@@ -8,10 +8,10 @@ Accepted files (all in WGS 84 longitude/latitude):
   `census_city_2010-2020_v1.csv` (columns city, city_code, province, province_code, ..., coord).
 
 A file whose name contains "province" holds province polygons (code in `province_code`/`adcode`/`code`);
-every other file holds city-level units (code in `city_code`/`adcode`/`code`, name in
-`city_name`/`city_cn`/`city`/`name`). Codes go through `sources.codes.resolve_unit_code`: the census's
-municipality district codes (110100) become the panel's 110000, province-governed county-level units
-(济源 419001, <pp>90xx) are kept as their own rows (`unit_kind` = 'county_level_unit'), and codes outside
+every other file holds city-level units, including the extra units of `<raw>/cities/*.csv` (code in
+`city_code`/`adcode`/`code`, name in `city_name`/`city_cn`/`city`/`name`). Codes go through
+`sources.codes.resolve_unit_code`: the census's municipality district codes (110100) become the panel's
+110000, province-governed county-level units (济源 419001, <pp>90xx) are kept as their own rows (`unit_kind` = 'county_level_unit'), and codes outside
 the panel (Hong Kong, Macao) or unknown go to `rejected` with the reason. A file without any feature, or
 a folder without boundary files, is an error.
 
@@ -40,7 +40,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import shape
 
-from dagster_project.sources.codes import ResolvedCode, resolve_unit_code
+from dagster_project.sources.codes import ResolvedCode, extension_cities, resolve_unit_code
 from dagster_project.sources.common import LoadResult, MissingSourceError, Rejects, SourceFormatError, require_dir
 
 SOURCE = "boundaries"
@@ -181,6 +181,7 @@ def read_boundaries(folder: Path) -> LoadResult:
     rejects = Rejects(SOURCE)
     rows: list[dict] = []
     seen: dict[str, str] = {}
+    extra = extension_cities(folder.parent)
     for path in files:
         level = "province" if "province" in path.stem.lower() else "city"
         code_keys, name_keys = ((PROVINCE_CODE_KEYS, PROVINCE_NAME_KEYS) if level == "province"
@@ -200,7 +201,7 @@ def read_boundaries(folder: Path) -> LoadResult:
                 rejects.add(path, f"{where}: missing or malformed {code_keys[0]} (need 6 digits)",
                             row=row, column=col_prefix + code_keys[0], value=code or None)
                 continue
-            resolved = resolve_unit_code(code, level=level)
+            resolved = resolve_unit_code(code, level=level, extra_cities=extra)
             if not isinstance(resolved, ResolvedCode):
                 rejects.add(path, f"{where}: {resolved}", row=row, column=col_prefix + code_keys[0], value=code)
                 continue

@@ -53,8 +53,22 @@ def _tables() -> _Tables:
                    provinces=frozenset(provinces["province_code"]))
 
 
-def resolve_unit_code(code: str, *, level: str = "city") -> ResolvedCode | str:
-    """Map a published 6-digit code to the panel's unit (`level` 'city' or 'province'), or return why not."""
+def extension_cities(raw_dir: Path) -> dict[str, str]:
+    """City code -> province code of the user-supplied extra units in `<raw>/cities/*.csv` (may be empty)."""
+    folder = Path(raw_dir) / "cities"
+    out: dict[str, str] = {}
+    for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
+        df = pd.read_csv(path, dtype=str, usecols=["city_code", "province_code"])
+        out.update(zip(df["city_code"], df["province_code"], strict=True))
+    return out
+
+
+def resolve_unit_code(code: str, *, level: str = "city", extra_cities: dict[str, str] | None = None
+                      ) -> ResolvedCode | str:
+    """Map a published 6-digit code to the panel's unit (`level` 'city' or 'province'), or return why not.
+
+    `extra_cities` (code -> province) are units beyond the seeds, e.g. from `extension_cities`.
+    """
     t = _tables()
     if level == "province":
         if code in t.provinces:
@@ -62,6 +76,8 @@ def resolve_unit_code(code: str, *, level: str = "city") -> ResolvedCode | str:
         return f"{code} is not a province code of the reference seed provinces.csv"
     if code in t.cities:
         return ResolvedCode(code, "city", t.cities[code])
+    if extra_cities and code in extra_cities:
+        return ResolvedCode(code, "city", extra_cities[code])
     muni = code[:2] + "0000"
     # Municipalities: the census and GIS files use the 市辖区 code <pp>0100 (or <pp>0000 itself).
     if muni in t.municipalities and code[2:] in ("0100", "0000"):
@@ -73,5 +89,5 @@ def resolve_unit_code(code: str, *, level: str = "city") -> ResolvedCode | str:
         return ResolvedCode(code, "county_level_unit", muni)
     if code[:2] + "0000" in OUTSIDE_PANEL:
         return f"{code} is in {OUTSIDE_PANEL[code[:2] + '0000']}, outside the panel"
-    return (f"{code} is neither a prefecture-level unit (cities.csv, historic_cities.csv), a municipality "
-            "district code, nor a province-governed county-level unit (county_level_units.csv, <pp>90xx)")
+    return (f"{code} is neither a prefecture-level unit (cities.csv, historic_cities.csv, <raw>/cities/), a "
+            "municipality district code, nor a province-governed county-level unit (county_level_units.csv, <pp>90xx)")

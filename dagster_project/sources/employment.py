@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dagster_project.sources.codes import ResolvedCode, resolve_unit_code
+from dagster_project.sources.codes import ResolvedCode, extension_cities, resolve_unit_code
 from dagster_project.sources.common import LoadResult, Rejects, SourceFormatError
 
 SOURCE = "employment"
@@ -89,6 +89,7 @@ def read_base_employment(folder: Path) -> LoadResult:
     rejects = Rejects(SOURCE)
     rows: list[dict] = []
     seen: dict[tuple, str] = {}
+    extra = extension_cities(folder.parent)
     for path in files:
         df = _frame(path)
         for k, rec in enumerate(df.to_dict("records")):
@@ -104,7 +105,7 @@ def read_base_employment(folder: Path) -> LoadResult:
             if code == NATIONAL_CODE:
                 unit = ResolvedCode(NATIONAL_CODE, "national", NATIONAL_CODE)
             elif re.fullmatch(r"\d{6}", code):
-                unit = resolve_unit_code(code)
+                unit = resolve_unit_code(code, extra_cities=extra)
                 if not isinstance(unit, ResolvedCode):
                     bad(unit, "city_code", code)
                     continue
