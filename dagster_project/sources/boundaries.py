@@ -11,8 +11,9 @@ A file whose name contains "province" holds province polygons (code in `province
 every other file holds city-level units, including the extra units of `<raw>/cities/*.csv` (code in
 `city_code`/`adcode`/`code`, name in `city_name`/`city_cn`/`city`/`name`). Codes go through
 `sources.codes.resolve_unit_code`: the census's municipality district codes (110100) become the panel's
-110000, province-governed county-level units (济源 419001, <pp>90xx) are kept as their own rows (`unit_kind` = 'county_level_unit'), and codes outside
-the panel (Hong Kong, Macao) or unknown go to `rejected` with the reason. A file without any feature, or
+110000, province-governed county-level units (济源 419001, <pp>90xx) are kept as their own rows
+(`unit_kind` = 'county_level_unit'), and codes outside the panel (Hong Kong, Macao) or unknown go to
+`rejected` with the reason. A file without any feature, or
 a folder without boundary files, is an error.
 
 Output columns:
