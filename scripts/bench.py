@@ -85,9 +85,13 @@ def _bench_polygons(n: int = 340) -> object:
     from dagster_project.sample.dgp import simulate
     from dagster_project.sources.boundaries import read_boundaries
 
+    truth = simulate(n_cities=n, years=[2010])
     with tempfile.TemporaryDirectory() as tmp:
-        write_boundaries(simulate(n_cities=n, years=[2010]), Path(tmp))
+        write_boundaries(truth, Path(tmp))
         (Path(tmp) / "boundaries" / "provinces.geojson").unlink()
+        # Units beyond the 338 real ones are synthetic extension units (<raw>/cities/), as in the sample.
+        (Path(tmp) / "cities").mkdir()
+        truth.cities[["city_code", "province_code"]].to_csv(Path(tmp) / "cities" / "units.csv", index=False)
         return read_boundaries(Path(tmp) / "boundaries").table
 
 
