@@ -50,12 +50,11 @@ ROBOT_BETA_HIGH = -0.030
 HUMAN_CAPITAL_THRESHOLD = 0.035
 ROBOT_BASE_YEAR = 2004
 
-# Seed 004 downscaling: city light = LIGHT_PER_OUTPUT x real GDP^e x population^(1-e) x city level x noise,
-# independent of city industrial CO2 (the downscaling's target).
-LIGHT_PER_OUTPUT = 0.004
-LIGHT_GDP_ELASTICITY = 0.8
-LIGHT_CITY_SD = 0.25
-LIGHT_NOISE_SD = 0.05
+# Seed 004 downscaling: city light = LIGHT_PER_CO2 x industrial CO2 (Mt) x exp(c_i + e_it), c_i ~ N(0,
+# LIGHT_CITY_SD), e_it ~ N(0, LIGHT_NOISE_SD): CO2 is planted first, light shares depart from CO2 shares.
+LIGHT_PER_CO2 = 1000.0
+LIGHT_CITY_SD = 0.3
+LIGHT_NOISE_SD = 0.08
 LIGHT_STREAM = 0x4C49  # "LI"
 
 # Seed 000: digital economy lowers within-city (across-county) emission inequality, measured by the
@@ -340,13 +339,13 @@ def simulate(n_cities: int | None = None, years: range | list[int] = range(2003,
     co2_other0 = co2_ind * np.exp(city_draw(np.log(0.9), 0.25) + 0.01 * tt + noise(0.03))
     co2_base = co2_ind + co2_other0
     co2 = co2_base * np.exp(att + spill)                           # zone effect falls on non-industrial CO2
-    # Night light follows real output and population, NOT industrial CO2: light shares then differ from
-    # CO2 shares (city-specific level + yearly noise), so the downscaling has something to get wrong.
-    # Own generator stream: the draws of everything else stay as they were.
+    # Light is drawn AFTER city industrial CO2 and differs from it by a city level and yearly noise (own
+    # generator stream, so the draws of everything else stay as they were): light shares are not CO2 shares,
+    # so downscaling recovers city CO2 only approximately; the noise is independent of robots, so the seed-004
+    # regression on the downscaled measure stays unbiased (classical error in the outcome).
     rng_light = np.random.default_rng([seed, LIGHT_STREAM])
-    light = (LIGHT_PER_OUTPUT * (gdp / price) ** LIGHT_GDP_ELASTICITY * pop ** (1 - LIGHT_GDP_ELASTICITY)
-             * np.exp(rng_light.normal(0.0, LIGHT_CITY_SD, size=(n, 1))
-                      + rng_light.normal(0.0, LIGHT_NOISE_SD, size=(n, T))))
+    light = (LIGHT_PER_CO2 * co2_ind * np.exp(rng_light.normal(0.0, LIGHT_CITY_SD, size=(n, 1))
+                                             + rng_light.normal(0.0, LIGHT_NOISE_SD, size=(n, T))))
 
     # ---------- other yearbook quantities (canonical units)
     cy = {

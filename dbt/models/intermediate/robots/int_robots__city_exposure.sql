@@ -13,167 +13,33 @@
 -- instrument uses the United States (US) with the same base shares and national employment. Unspecified
 -- codes var('robot_unspecified_codes') (default 99 and 91) are spread pro rata over the concordance codes
 -- under the same IFR parent (99: all codes; 91: the manufacturing codes); [] keeps them out.
+-- Pieces: int_robots__ifr_allocated (robots after allocation), int_robots__base_shares (L_ig,b / L_i,b),
+-- int_robots__industry_shifts (R_gt / L_g,b); shares and shifts also feed analysis.shift_share.rotemberg_weights.
 -- robot_exposure_loo: leave-one-out mean of robot_exposure over the other panel cities of the province.
 {%- set base_year = var('robot_base_year') %}
-{%- set unspecified = var('robot_unspecified_codes', ['99', '91']) %}
-{%- set unspecified_sql %}({% for c in unspecified %}'{{ c }}'{% if not loop.last %}, {% endif %}{% else %}''{% endfor %}){% endset %}
 
 with industries as (
-    select ifr_code, parent_code, try_cast(level as integer) as level, gbt4754_2002_section as gbt_section
-    from {{ ref('ifr_industries') }}
-),
-
-robots as (
-    select country, industry_code as ifr_code, year, installations, operational_stock as stock
-    from {{ ref('stg_ifr__robots') }}
-),
-
-concordance as (
-    select * from {{ ref('ifr_gbt_concordance') }}
-),
-
-leaf_codes as (
-    select distinct ifr_code from concordance
-),
-
----------- robots per concordance code: the published value, else the sum of its sub-codes
-published as (
-    select r.* from robots as r semi join leaf_codes as l using (ifr_code)
-),
-
-sub_sums as (
-    select r.country, r.year, i.parent_code as ifr_code, sum(r.installations) as installations,
-           sum(r.stock) as stock
-    from robots as r
-    inner join industries as i using (ifr_code)
-    where i.parent_code in (select ifr_code from leaf_codes)
-    group by all
-),
-
-leaf as (
-    select
-        coalesce(p.country, s.country) as country,
-        coalesce(p.year, s.year) as year,
-        coalesce(p.ifr_code, s.ifr_code) as ifr_code,
-        coalesce(p.installations, s.installations) as installations,
-        coalesce(p.stock, s.stock) as stock
-    from published as p
-    full outer join sub_sums as s using (country, year, ifr_code)
-),
-
-specified as (
-    select l.*, i.parent_code
-    from leaf as l
-    inner join industries as i using (ifr_code)
-    where l.ifr_code not in {{ unspecified_sql }}
-),
-
----------- pro-rata allocation of the unspecified codes over the specified codes under the same parent
-unspecified as (
-    select r.country, r.year, r.ifr_code as u_code, i.parent_code as u_parent, r.installations as u_inst,
-           r.stock as u_stock
-    from robots as r
-    inner join industries as i using (ifr_code)
-    where r.ifr_code in {{ unspecified_sql }}
-),
-
-pairs as (
-    select s.country, s.year, s.ifr_code, s.installations, s.stock, u.u_code, u.u_inst, u.u_stock,
-           sum(s.installations) over (partition by s.country, s.year, u.u_code) as under_inst,
-           sum(s.stock) over (partition by s.country, s.year, u.u_code) as under_stock
-    from specified as s
-    inner join unspecified as u
-        on s.country = u.country and s.year = u.year and (u.u_parent = 'All' or s.parent_code = u.u_parent)
-),
-
-allocated as (
-    select country, year, ifr_code,
-           sum(u_inst * installations / nullif(under_inst, 0)) as add_inst,
-           sum(u_stock * stock / nullif(under_stock, 0)) as add_stock
-    from pairs
-    group by all
-),
-
-leaf_final as (
-    select s.country, s.year, s.ifr_code,
-           s.installations + coalesce(a.add_inst, 0) as installations,
-           s.stock + coalesce(a.add_stock, 0) as stock
-    from specified as s
-    left join allocated as a using (country, year, ifr_code)
+    select ifr_code, gbt4754_2002_section as gbt_section from {{ ref('ifr_industries') }}
 ),
 
 ---------- basis 1: base-employment source by GB/T division
-base as (
-    select * from {{ ref('stg_employment__base') }} where year = {{ base_year }}
-),
-
-base_version as (
-    select min(gbt_version) as gbt_version from base
-),
-
-division_group as (
-    select distinct c.gbt_division, c.exposure_group
-    from concordance as c
-    inner join base_version as v using (gbt_version)
-),
-
-group_robots as (
-    select r.country, r.year, c.exposure_group, sum(r.installations) as installations, sum(r.stock) as stock
-    from leaf_final as r
-    inner join (select distinct c.ifr_code, c.exposure_group from concordance as c
-                inner join base_version as v using (gbt_version)) as c using (ifr_code)
-    group by all
-),
-
-city_total as (
-    select city_code, sum(employment) as employment
-    from base where unit_kind <> 'national'
-    group by city_code
-),
-
-city_group as (
-    select b.city_code, d.exposure_group, sum(b.employment) as employment
-    from base as b
-    inner join division_group as d using (gbt_division)
-    where b.unit_kind <> 'national'
-    group by all
-),
-
-national_rows as (
-    select d.exposure_group, sum(b.employment) as employment
-    from base as b
-    inner join division_group as d using (gbt_division)
-    where b.unit_kind = 'national'
-    group by all
-),
-
-national_group as (
-    select * from national_rows
-    union all
-    select exposure_group, sum(employment) from city_group
-    where not exists (select 1 from national_rows)
-    group by exposure_group
-),
-
 exposure_division as (
     select
-        g.city_code,
-        r.year,
-        r.country,
-        sum(g.employment / t.employment * r.installations / (n.employment / 1e4)) as exposure,
-        sum(g.employment / t.employment * r.stock / (n.employment / 1e4)) as exposure_stock,
+        s.city_code,
+        f.year,
+        f.country,
+        sum(s.share * f.shift_installations) as exposure,
+        sum(s.share * f.shift_stock) as exposure_stock,
         'gbt_division' as exposure_basis
-    from city_group as g
-    inner join city_total as t using (city_code)
-    inner join national_group as n using (exposure_group)
-    inner join group_robots as r using (exposure_group)
+    from {{ ref('int_robots__base_shares') }} as s
+    inner join {{ ref('int_robots__industry_shifts') }} as f using (exposure_group)
     group by all
 ),
 
 ---------- basis 2 (fallback): yearbook sections
 section_robots as (
     select r.country, r.year, i.gbt_section, sum(r.installations) as installations, sum(r.stock) as stock
-    from leaf_final as r
+    from {{ ref('int_robots__ifr_allocated') }} as r
     inner join industries as i using (ifr_code)
     where i.gbt_section is not null
     group by all
@@ -210,7 +76,7 @@ exposure_section as (
     inner join section_city_total as t using (city_code)
     inner join section_national as n using (gbt_section)
     inner join section_robots as r using (gbt_section)
-    where not exists (select 1 from base)
+    where not exists (select 1 from {{ ref('int_robots__base_shares') }})
     group by all
 ),
 
