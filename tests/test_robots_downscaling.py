@@ -92,7 +92,8 @@ def test_exposure_falls_back_to_yearbook_sections_without_the_source(built_wareh
     wh = _copy(built_warehouse, tmp_path)
     with duckdb.connect(str(wh)) as conn:
         conn.execute("delete from raw.base_employment")
-    run = _dbt(wh, tmp_path, "run", "--select", "stg_employment__base", "int_robots__city_exposure")
+    run = _dbt(wh, tmp_path, "run", "--select", "stg_employment__base", "int_robots__base_shares",
+               "int_robots__industry_shifts", "int_robots__city_exposure")
     assert run.returncode == 0, run.stdout[-3000:]
     basis = q(wh, "select distinct exposure_basis from intermediate.int_robots__city_exposure")
     assert list(basis["exposure_basis"]) == ["yearbook_section"]
