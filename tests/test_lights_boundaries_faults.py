@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
-from rasterio.transform import from_origin
+from affine import Affine
 
 from dagster_project.sources.boundaries import read_boundaries
 from dagster_project.sources.common import MissingSourceError, SourceFormatError
@@ -45,7 +45,7 @@ def _write_raster(path: Path, data: np.ndarray, west: float, north: float, *, cr
     """Write a single-band GeoTIFF at RES degrees with its top-left corner at (west, north)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
-                       dtype=data.dtype, crs=crs, transform=from_origin(west, north, RES, RES),
+                       dtype=data.dtype, crs=crs, transform=Affine(RES, 0.0, west, 0.0, -RES, north),
                        nodata=nodata) as dst:
         dst.write(data, 1)
     return path
