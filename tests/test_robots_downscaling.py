@@ -43,7 +43,7 @@ def test_robot_exposure_recovers_the_planted_fine_industry_bartik(built_warehous
     """robot_exposure (base-employment source, GB/T divisions, 99/91 pro rata) = the DGP's exposure.
 
     The DGP computes it from unrounded employment; the file has whole persons. Achieved: largest relative
-    difference 1.9e-4; tolerance 5e-4.
+    difference 2.4e-4 (rounding to whole persons); tolerance 5e-4.
     """
     panel = q(built_warehouse, "select city_code, year, robot_exposure, robot_exposure_basis, robot_exposure_stock, "
                                "robot_exposure_us, robot_exposure_stock_us, hmatch, emp_manufacturing_10k, "
