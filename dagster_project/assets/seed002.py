@@ -7,18 +7,29 @@ controls and heterogeneity by zone batch. Coefficients go to `analysis.regressio
 and figures to `reports/seed002/`.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import numpy as np
-import pandas as pd
-from linearmodels.panel.utility import AbsorbingEffectError
 
-from analysis import twfe
-from analysis.did import bacon, callaway_santanna, event_study, placebo, psm_did, two_stage
-from dagster_project.assets.analysis import PANEL, write_results
+from dagster_project.assets.analysis import ANALYSIS_CODE, PANEL, write_results
 from dagster_project.config import settings
 from dagster_project.resources import Warehouse
+from dagster_project.versions import (
+    INPUT_DIGEST,
+    code_version_of,
+    input_digest,
+    inputs_unchanged,
+    unchanged_observation,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Estimators (linearmodels, statsmodels, scipy, pyfixest) are imported inside the functions that use them:
+# loading the Dagster definitions must not pay for them.
+CODE_VERSION = code_version_of(Path(__file__), *ANALYSIS_CODE)
 
 POLICY = "bigdata_pilot_zone"
 OTHER_POLICIES = ("broadband_china", "low_carbon_city", "innovative_city", "carbon_ets_pilot")
@@ -28,8 +39,9 @@ RINGS = ["ring_0_100", "ring_100_200", "ring_200_300"]
 Y = "ln_co2"
 
 
-def load_design(conn: object) -> pd.DataFrame:
+def load_design(conn: object) -> "pd.DataFrame":
     """The estimation frame: panel outcome and controls, zone cohort, rings and other policies' dummies."""
+
     panel = conn.execute(f"select city_code, year, {Y}, {', '.join(CONTROLS)} from marts.city_year_panel").df()
     tp = conn.execute("select city_code, year, policy_id, treated, first_treat_year from marts.treatment_panel").df()
     rings = conn.execute(f"select city_code, year, {', '.join(RINGS)} from marts.spillover_rings "
@@ -52,7 +64,7 @@ def load_design(conn: object) -> pd.DataFrame:
     return df.dropna(subset=[Y]).sort_values(["city_code", "year"]).reset_index(drop=True)
 
 
-def balanced(df: pd.DataFrame) -> pd.DataFrame:
+def balanced(df: "pd.DataFrame") -> "pd.DataFrame":
     """Cities observed in every year of the frame (CEADs is unbalanced; CS, Bacon and placebo need balance)."""
     n_years = df["year"].nunique()
     keep = df.groupby("city_code")["year"].transform("nunique") == n_years
@@ -60,8 +72,10 @@ def balanced(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _rows(model_id: str, terms: list[str], est: list[float], se: list[float], nobs: int, n_clusters: int | None,
-          p: list[float] | None = None, vcov: str = "") -> pd.DataFrame:
+          p: list[float] | None = None, vcov: str = "") -> "pd.DataFrame":
     """Rows in the layout of analysis.regression_results for estimators without a RegressionResult."""
+    import numpy as np
+    import pandas as pd
     from scipy import stats
 
     est_a, se_a = np.asarray(est, float), np.asarray(se, float)
@@ -74,16 +88,27 @@ def _rows(model_id: str, terms: list[str], est: list[float], se: list[float], no
                          "fixed_effects": "city_code+year", "vcov": vcov})
 
 
-NOT_ESTIMABLE = (ValueError, np.linalg.LinAlgError, AbsorbingEffectError, ZeroDivisionError)
+def not_estimable() -> tuple[type[BaseException], ...]:
+    """The errors that mean a design cannot be identified on this sample."""
+    import numpy as np
+    from linearmodels.panel.utility import AbsorbingEffectError
+
+    return (ValueError, np.linalg.LinAlgError, AbsorbingEffectError, ZeroDivisionError)
 
 
-def run_designs(df: pd.DataFrame, out_dir: Path, draws: int = 999, placebo_draws: int = 1000
-                ) -> tuple[pd.DataFrame, list[str]]:
+def run_designs(df: "pd.DataFrame", out_dir: Path, draws: int = 999, placebo_draws: int = 1000
+                ) -> "tuple[pd.DataFrame, list[str]]":
     """Estimate every design; return tidy result rows and the Markdown report sections.
 
     A design the sample cannot identify (e.g. no Guizhou city in a small universe, too few balanced
     cities) is reported as not estimable with the reason, instead of failing the whole replication.
     """
+    import numpy as np
+    import pandas as pd
+
+    from analysis import twfe
+    from analysis.did import bacon, callaway_santanna, event_study, placebo, psm_did, two_stage
+
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[pd.DataFrame] = []
     md: list[str] = []
@@ -93,7 +118,7 @@ def run_designs(df: pd.DataFrame, out_dir: Path, draws: int = 999, placebo_draws
         md.append(f"## {title}")
         try:
             fn()
-        except NOT_ESTIMABLE as exc:
+        except not_estimable() as exc:
             md.append(f"Not estimable on this sample: {type(exc).__name__}: {exc}")
 
     def twfe_benchmark() -> None:
@@ -187,13 +212,17 @@ def run_designs(df: pd.DataFrame, out_dir: Path, draws: int = 999, placebo_draws
 
 @dg.asset(key=["analysis", "seed002_bigdata_zones"],
           deps=[PANEL, dg.AssetKey(["marts", "treatment_panel"]), dg.AssetKey(["marts", "spillover_rings"])],
-          group_name="seed002_replication", kinds={"python", "duckdb"},
+          group_name="seed_002", kinds={"python", "duckdb"}, code_version=CODE_VERSION, output_required=False,
           description="Seed 002 designs on the panel: TWFE, CS, Bacon, event study, two-stage with rings, "
                       "placebo, timing shifts, PSM-DID, other policies, heterogeneity.")
-def seed002_bigdata_zones(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    """Estimate the seed-002 replication and store its results and report."""
+def seed002_bigdata_zones(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[object]:
+    """Estimate the seed-002 replication and store its results and report (skipped when its frame is unchanged)."""
     with warehouse.connection(read_only=True) as conn:
         df = load_design(conn)
+        digest = input_digest(df, code_version=CODE_VERSION)
+        if inputs_unchanged(context, conn, digest):
+            yield unchanged_observation(context, digest)
+            return
     out_dir = Path(settings().reports_dir) / "seed002"
     tidy, md = run_designs(df, out_dir)
     if len(tidy):
@@ -203,8 +232,8 @@ def seed002_bigdata_zones(context: dg.AssetExecutionContext, warehouse: Warehous
     (out_dir / "report.md").write_text(text, encoding="utf-8")
     n_models = tidy["model_id"].nunique() if len(tidy) else 0
     context.log.info(f"seed002: {n_models} models, {len(tidy)} rows")
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(tidy), "report": str(out_dir / "report.md"),
-                                          "models": n_models,
+    yield dg.MaterializeResult(metadata={"dagster/row_count": len(tidy), "report": str(out_dir / "report.md"),
+                                         "models": n_models, INPUT_DIGEST: digest,
                                           "city_years": len(df), "cities": int(df["city_code"].nunique())})
 
 
