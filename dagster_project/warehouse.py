@@ -169,8 +169,13 @@ class Publication:
         """Take the lock (waiting up to `wait_s`) and copy the published file to a run-private staging file."""
         self.target = target
         check_writable(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = _lock_path(target).open("a+")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = _lock_path(target).open("a+")
+        except OSError as exc:   # a read-only mount, or permissions that os.access did not predict
+            raise WarehouseNotWritableError(
+                f"cannot write the warehouse {target}: {exc.strerror} ({exc.filename}). "
+                "Set CARBONPANEL_WAREHOUSE to a writable path.") from None
         deadline = time.monotonic() + wait_s
         while True:
             try:
