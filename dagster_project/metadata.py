@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import duckdb
+
+if TYPE_CHECKING:
+    import duckdb
 
 PREVIEW_ROWS = 5
 _CELL = 40

@@ -5,13 +5,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import duckdb
 from pydantic import PrivateAttr
 
 from dagster_project.config import settings
 from dagster_project.warehouse import Publication, connect
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def run_outcome(instance: dg.DagsterInstance, run_id: str) -> tuple[bool, list[str], dict[str, str | None]]:
@@ -96,6 +99,8 @@ class Warehouse(dg.ConfigurableResource):
 
 def _record(staging: Path, raw_dir: Path, current: dict[str, str | None], *, run_id: str) -> None:
     """Write the fingerprints of the assets this run materialized (or found unchanged) into the staging file."""
+    import duckdb  # imported when used: loading the definitions stays light
+
     from dagster_project.definitions import defs
     from dagster_project.versions import fingerprints, read_state, record_state
 

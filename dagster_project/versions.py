@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import duckdb
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
 
 SOURCE_FOLDER = "carbonpanel/source_folder"
@@ -133,6 +133,8 @@ def read_state(warehouse: Path, *, conn: duckdb.DuckDBPyConnection | None = None
     if conn is None and not warehouse.exists():
         return {}
     own = conn is None
+    import duckdb  # imported when used: loading the definitions stays light
+
     c = conn or duckdb.connect(str(warehouse), read_only=True)
     try:
         has = c.execute("select count(*) from information_schema.tables where table_schema = 'meta' "

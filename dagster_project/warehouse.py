@@ -21,9 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
-
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
 
 REJECTED_DDL = """
@@ -41,6 +40,8 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse (creating its folder when writing)."""
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+    import duckdb  # imported when used: loading the definitions stays light
+
     return duckdb.connect(str(path), read_only=read_only)
 
 
@@ -230,6 +231,8 @@ def compact(path: Path, *, max_free_share: float = 0.2) -> None:
     DuckDB reuses freed blocks but never returns them; replacing every table on each build leaves the
     file larger each time (57 MB -> 93 MB). Copying the database into a fresh file keeps only live data.
     """
+    import duckdb  # imported when used: loading the definitions stays light
+
     conn = duckdb.connect(str(path))
     try:
         total, free = conn.execute("select total_blocks, free_blocks from pragma_database_size()").fetchone()

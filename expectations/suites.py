@@ -11,9 +11,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 if TYPE_CHECKING:
+    import duckdb
     import great_expectations as gx
     import great_expectations.expectations as gxe
 else:

@@ -26,7 +26,7 @@ IFR = dg.AssetKey(["raw", "ifr_robots"])
 SEED002 = dg.AssetKey(["analysis", "seed002_bigdata_zones"])
 TWFE = dg.AssetKey(["analysis", "twfe_baseline"])
 HEAVY = ("great_expectations", "linearmodels", "statsmodels", "pyfixest", "matplotlib", "scipy", "dagster_dbt",
-         "dbt", "pandas", "openpyxl", "rasterio", "analysis")
+         "dbt", "pandas", "openpyxl", "rasterio", "analysis", "duckdb")
 
 
 def _graph() -> object:
@@ -74,6 +74,21 @@ def _run_events(run_id: str) -> tuple[set[dg.AssetKey], set[dg.AssetKey]]:
     return mats, unchanged
 
 
+def _schedule_tick(wh: Path, raw: Path) -> dg.RunRequest | dg.SkipReason:
+    """Evaluate the weekly schedule (a named job) against a warehouse and raw folder."""
+    from dagster_project.definitions import defs, weekly_refresh
+
+    assert weekly_refresh.job_name == "refresh_all"
+    env = {"CARBONPANEL_WAREHOUSE": str(wh), "CARBONPANEL_RAW_DIR": str(raw)}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return weekly_refresh(dg.build_schedule_context(repository_def=defs.get_repository_def()))
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+
+
 def test_definitions_import_is_light() -> None:
     """Loading the definitions imports no estimator, GX, dbt or pandas, and never runs `dbt parse`.
 
@@ -99,6 +114,7 @@ def test_no_change_rebuild_recomputes_nothing(built_warehouse: Path, sample_dir:
 
     wh, raw = _copy(built_warehouse, sample_dir, tmp_path)
     assert stale_keys(_graph(), wh, raw) == []
+    assert isinstance(_schedule_tick(wh, raw), dg.SkipReason)    # the weekly schedule skips too
     instance = dg.DagsterInstance.get()
     runs_before = len(instance.get_run_records())
     before = wh.read_bytes()
@@ -118,6 +134,7 @@ def test_one_source_change_rebuilds_only_its_downstream(built_warehouse: Path, s
     _bump_ifr(raw)
     graph = _graph()
     downstream = dg.AssetSelection.assets(IFR).downstream().resolve(graph)
+    assert set(_schedule_tick(wh, raw).asset_selection) == downstream   # what the weekly schedule would run
     summary = run_build(warehouse=wh, raw_dir=raw, quiet=True)
     assert summary.published and summary.run_id
     mats, unchanged = _run_events(summary.run_id)
