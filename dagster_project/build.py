@@ -159,7 +159,7 @@ def run_build(select: str | None = None, warehouse: Path | None = None, raw_dir:
     finally:
         handler = CURRENT.pop("handler", None)
         if handler is not None:
-            handler.close()
+            handler.finish()
     tally = handler.tally if handler is not None else None
     summary.run_id = result.run_id
     if tally is not None:

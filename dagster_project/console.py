@@ -142,13 +142,16 @@ class ConsoleHandler(logging.Handler):
                 self._print(f"  FAILED    {step}: {message.splitlines()[0][:300]}")
 
     def close(self) -> None:
-        """Close the log file."""
+        """Dagster closes logger handlers between phases of a run; the build's file stays open until finish()."""
+        super().close()
+
+    def finish(self) -> None:
+        """End of the build: close an open progress bar and the log file."""
         if self._bar_open:
             self._print("")
         if self.file:
             self.file.close()
             self.file = None
-        super().close()
 
 
 # The handler of the current CLI build, so the build can read its tally after the run.
@@ -165,9 +168,7 @@ def concise_console(init_context: dg.InitLoggerContext) -> logging.Logger:
     # Dagster initializes loggers more than once per run (run and steps): one handler per build.
     config = init_context.logger_config
     handler = CURRENT.get("handler")
-    if handler is None or (config["log_file"] and handler.file is None):
-        if handler is not None:
-            handler.close()
+    if handler is None:
         handler = ConsoleHandler(log_file=config["log_file"], verbose=config["verbose"])
         handler.setFormatter(logging.Formatter("%(message)s"))
         CURRENT["handler"] = handler

@@ -59,13 +59,14 @@ def import_timing(repeat: int) -> dict[str, float]:
 
 
 def bump_ifr(raw: Path) -> None:
-    """Change one IFR operational-stock cell (as a user replacing the IFR export would)."""
+    """Change one IFR installations cell (as a user replacing the IFR export would)."""
     import openpyxl
 
     book = raw / "ifr" / "IFR_data_CN.xlsx"
     wb = openpyxl.load_workbook(book)
     ws = wb.worksheets[0]
-    ws.cell(3, 7).value = (ws.cell(3, 7).value or 0) + 1
+    col = [c.value for c in ws[1]].index("delivered") + 1
+    ws.cell(4, col).value = (ws.cell(4, col).value or 0) + 1   # row 4: a level-1 industry in the first year
     wb.save(book)
 
 

@@ -45,20 +45,21 @@ def _copy(built: Path, sample: Path, tmp: Path) -> tuple[Path, Path]:
 
 
 def _bump_ifr(raw: Path, factor: float = 2.0) -> None:
-    """Change one operational-stock cell of the IFR China workbook (manufacturing sub-industry, 2010)."""
+    """Change one installations cell of the IFR China workbook (Mining and quarrying, 2010), which the
+    robot-exposure shift-share reads: the panel's robot_exposure changes, its CO2 and controls do not."""
     import openpyxl
 
     book = raw / "ifr" / "IFR_data_CN.xlsx"
     wb = openpyxl.load_workbook(book)
     ws = wb.worksheets[0]
     header = [c.value for c in ws[1]]
-    year, code, stock = header.index("Year") + 1, header.index("industrycode") + 1, header.index("op_stock") + 1
+    year, code, col = header.index("Year") + 1, header.index("industrycode") + 1, header.index("delivered") + 1
     for row in range(2, ws.max_row + 1):
-        if ws.cell(row, year).value == 2010 and ws.cell(row, code).value == "10-12":
-            ws.cell(row, stock).value = ws.cell(row, stock).value * factor
+        if ws.cell(row, year).value == 2010 and ws.cell(row, code).value == "C":
+            ws.cell(row, col).value = ws.cell(row, col).value * factor + 1
             break
     else:
-        raise AssertionError("no 2010 / 10-12 row in the IFR sample workbook")
+        raise AssertionError("no 2010 / C row in the IFR sample workbook")
     wb.save(book)
 
 
