@@ -24,6 +24,8 @@ DAGSTER_YAML = """\
 # sensor queue behind each other (the warehouse lock refuses a concurrent CLI build with a clear message).
 telemetry:
   enabled: false
+nux:
+  enabled: false
 concurrency:
   runs:
     max_concurrent_runs: 1
@@ -102,7 +104,13 @@ def run_build(select: str | None = None, warehouse: Path | None = None, raw_dir:
     import dagster as dg
 
     from dagster_project.project import ensure_manifest
-    from dagster_project.warehouse import WarehouseNotWritableError, busy_message, check_writable, lock_holder
+    from dagster_project.warehouse import (
+        WarehouseNotWritableError,
+        busy_message,
+        check_writable,
+        clear_leftovers,
+        lock_holder,
+    )
 
     echo = (lambda *_: None) if quiet else print
     warnings.filterwarnings("ignore", message=".*currently in beta.*")
@@ -121,6 +129,8 @@ def run_build(select: str | None = None, warehouse: Path | None = None, raw_dir:
     holder = lock_holder(target)
     if holder is not None and wait_s <= 0:
         raise SystemExit(busy_message(target, holder))
+    if holder is None:
+        clear_leftovers(target)   # staging files of killed runs
     ensure_manifest()   # an entry point, not an import: keep the manifest current before loading the definitions
 
     from dagster_project.console import CURRENT, concise_console, log_path
@@ -151,11 +161,12 @@ def run_build(select: str | None = None, warehouse: Path | None = None, raw_dir:
     job = dg.define_asset_job("carbonpanel_build", selection=dg.AssetSelection.assets(*keys))
     defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job], loggers={"console": concise_console}))
     instance = dg.DagsterInstance.get()
+    mark_dead_cli_runs(instance)
     run_config = {"loggers": {"console": {"config": {"log_file": str(log_file), "verbose": verbose}}}}
     try:
         result = defs.resolve_job_def("carbonpanel_build").execute_in_process(
             instance=instance, raise_on_error=False, run_config=run_config,
-            tags={"carbonpanel/trigger": "cli"})
+            tags={"carbonpanel/trigger": "cli", "carbonpanel/pid": str(os.getpid())})
     finally:
         handler = CURRENT.pop("handler", None)
         if handler is not None:
@@ -174,6 +185,25 @@ def run_build(select: str | None = None, warehouse: Path | None = None, raw_dir:
     if not summary.published:
         raise SystemExit("build failed; the previous warehouse is unchanged.\n" + "\n".join(summary.errors[:10]))
     return summary
+
+
+def mark_dead_cli_runs(instance: Any) -> list[str]:
+    """Mark CLI runs whose process died (killed build) as failed, so the UI does not show them in progress.
+
+    The daemon's run monitoring does this for runs it launched; CLI runs execute in their own process.
+    """
+    import dagster as dg
+
+    dead = []
+    for record in instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED],
+                                                         tags={"carbonpanel/trigger": "cli"})):
+        run = record.dagster_run
+        pid = run.tags.get("carbonpanel/pid", "")
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            instance.report_run_failed(run, message=f"the build process (pid {pid}) died before the run finished; "
+                                                    "nothing was published")
+            dead.append(run.run_id)
+    return dead
 
 
 def _rejected(target: Path) -> int:

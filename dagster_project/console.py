@@ -8,6 +8,7 @@ a failed step instead of Dagster's generic "step failed".
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ def located_error(error: Any) -> str:
             messages.append(text)
         error = getattr(error, "cause", None) or getattr(error, "context", None)
     # Dagster wraps user errors ("Error occurred while executing op ..."); the last cause is the user's.
-    return messages[-1] if messages else "unknown error"
+    # Its text starts with the exception's dotted class path: keep the class name only.
+    return re.sub(r"^(?:\w+\.)+(\w+: )", r"\1", messages[-1]) if messages else "unknown error"
 
 
 @dataclass
@@ -135,11 +137,17 @@ class ConsoleHandler(logging.Handler):
                 self.tally.failed_checks.append(name)
             if not self.verbose:
                 self._print(f"  check {'FAILED' if blocking else 'warned'}: {name}")
-        elif kind == T.STEP_FAILURE:
-            message = located_error(event.event_specific_data.error)
-            self.tally.errors.append(f"{step}: {message}")
+        elif kind in (T.STEP_FAILURE, T.RESOURCE_INIT_FAILURE, T.RUN_FAILURE):
+            error = getattr(event.event_specific_data, "error", None)
+            if error is None:
+                return   # a run failure caused by a failed step: the step's message is already listed
+            message = located_error(error)
+            where = step or "run"
+            if any(message in e for e in self.tally.errors):
+                return
+            self.tally.errors.append(f"{where}: {message}")
             if not self.verbose:
-                self._print(f"  FAILED    {step}: {message.splitlines()[0][:300]}")
+                self._print(f"  FAILED    {where}: {message.splitlines()[0][:300]}")
 
     def close(self) -> None:
         """Dagster closes logger handlers between phases of a run; the build's file stays open until finish()."""

@@ -154,6 +154,26 @@ def lock_holder(target: Path) -> dict[str, object] | None:
     return None
 
 
+def clear_leftovers(target: Path) -> list[Path]:
+    """Delete staging files of killed runs, if no run holds the lock (else they belong to a live run)."""
+    lock = _lock_path(target)
+    if not target.parent.is_dir():
+        return []
+    removed = []
+    with lock.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return []
+        try:
+            for leftover in target.parent.glob(target.name + ".run-*"):
+                leftover.unlink(missing_ok=True)
+                removed.append(leftover)
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    return removed
+
+
 def busy_message(target: Path, holder: dict[str, object]) -> str:
     """The message a second run gets while another one is building the same warehouse."""
     since = holder.get("started")

@@ -315,9 +315,11 @@ def test_failed_step_summary_prints_located_error(built_warehouse: Path, sample_
     assert "IFR_data_CN.xlsx" in str(exc.value)
 
 
-def test_killed_build_leaves_no_dbt_process(built_warehouse: Path, sample_dir: Path, tmp_path: Path) -> None:
+def test_killed_build_leaves_no_dbt_process(built_warehouse: Path, sample_dir: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """SIGKILL of a build while dbt runs: the dbt child dies with it, the warehouse is untouched, and the
-    next build removes the dead run's staging file."""
+    next build removes the dead run's staging file and marks its Dagster run failed."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))   # its dead run stays out of the UI test
     wh, raw = _copy(built_warehouse, sample_dir, tmp_path)
     before = wh.read_bytes()
     env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(wh), "CARBONPANEL_RAW_DIR": str(raw),
@@ -359,9 +361,16 @@ def test_killed_build_leaves_no_dbt_process(built_warehouse: Path, sample_dir: P
         time.sleep(0.2)
     assert not [c for c in children if alive(c)], "dbt still running after its build was killed"
     assert wh.read_bytes() == before
-    from dagster_project.warehouse import Publication
+    # The next build (here one with nothing to do) clears the dead run's staging file and marks its
+    # Dagster run failed, so the UI does not show it in progress forever.
+    from dagster_project.build import run_build
 
-    Publication(wh, run_id="cleanup-run").finish(success=False)   # the next run clears the leftover
+    instance = dg.DagsterInstance.get()
+    dead = [r.dagster_run for r in instance.get_run_records(dg.RunsFilter(
+        statuses=[dg.DagsterRunStatus.STARTED], tags={"carbonpanel/pid": str(build.pid)}))]
+    assert len(dead) == 1
+    run_build(warehouse=wh, raw_dir=raw, quiet=True)
+    assert instance.get_run_by_id(dead[0].run_id).status == dg.DagsterRunStatus.FAILURE
     assert not list(wh.parent.glob("*.building*"))
 
 

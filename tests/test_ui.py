@@ -42,18 +42,25 @@ query ($path: [String!]!) {
 }"""
 
 
+def _has_cjk_font() -> bool:
+    """Whether fontconfig knows a font with Chinese glyphs (labels are bilingual)."""
+    fc = shutil.which("fc-list")
+    return bool(fc and subprocess.run([fc, ":lang=zh"], capture_output=True, text=True).stdout.strip())
+
+
 def chromium() -> str:
-    """Debian's chromium, installed with apt-get where missing (CI runs as root with Debian's registry)."""
+    """Debian's chromium (and a CJK font for the Chinese labels), installed with apt-get where missing
+    (CI runs as root with Debian's registry reachable)."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        raise RuntimeError("chromium is missing and this user cannot apt-get install it; "
-                           "run `sudo apt-get install -y chromium`")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True, env=env, capture_output=True)
-    found = shutil.which("chromium")
+    missing = ([] if found else ["chromium"]) + ([] if _has_cjk_font() else ["fonts-noto-cjk"])
+    if missing:
+        if os.geteuid() != 0:
+            raise RuntimeError(f"{' and '.join(missing)} missing and this user cannot apt-get install it; "
+                               f"run `sudo apt-get install -y {' '.join(missing)}`")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", *missing], check=True, env=env, capture_output=True)
+        found = shutil.which("chromium")
     if not found:
         raise RuntimeError("apt-get installed chromium but it is not on PATH")
     return found
