@@ -131,6 +131,9 @@ def run_build(select: str | None = None, warehouse: Path | None = None, raw_dir:
         raise SystemExit(busy_message(target, holder))
     if holder is None:
         clear_leftovers(target)   # staging files of killed runs
+    home = dagster_home()
+    instance = dg.DagsterInstance.get()
+    mark_dead_cli_runs(instance)
     ensure_manifest()   # an entry point, not an import: keep the manifest current before loading the definitions
 
     from dagster_project.console import CURRENT, concise_console, log_path
@@ -155,13 +158,10 @@ def run_build(select: str | None = None, warehouse: Path | None = None, raw_dir:
         _print_summary(summary, echo)
         return summary
     echo(f"building {len(keys)} of {len(graph.materializable_asset_keys)} assets into {target}")
-    home = dagster_home()
     log_file = log_path(home)
     summary.log_file = str(log_file)
     job = dg.define_asset_job("carbonpanel_build", selection=dg.AssetSelection.assets(*keys))
     defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job], loggers={"console": concise_console}))
-    instance = dg.DagsterInstance.get()
-    mark_dead_cli_runs(instance)
     run_config = {"loggers": {"console": {"config": {"log_file": str(log_file), "verbose": verbose}}}}
     try:
         result = defs.resolve_job_def("carbonpanel_build").execute_in_process(

@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from functools import cache
@@ -117,7 +118,7 @@ def run_dbt(args: list[str], *, warehouse: str, log: Any, on_progress: Any = Non
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     proc = subprocess.Popen([dbt_executable(), *args, "--profiles-dir", ".", "--project-dir", "."], cwd=DBT_DIR,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=_die_with_parent)
+                            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     lines = []
     try:
         assert proc.stdout is not None
