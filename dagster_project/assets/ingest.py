@@ -90,11 +90,20 @@ SPECS: list[IngestSpec] = [
                ("ifr",)),
     IngestSpec("city_boundaries", "boundaries", "boundaries", "dagster_project.sources.boundaries:read_boundaries",
                "City polygons (WKT) with area and centroid.",
-               ("boundaries",)),
+               ("boundaries", "codes")),
     IngestSpec("nightlights", "nightlights", "nightlights",
                "dagster_project.assets.ingest:read_nightlights_beside_boundaries",
                "Zonal night-light statistics per city, year and sensor (DMSP, VIIRS).",
-               ("nightlights", "boundaries")),
+               ("nightlights", "boundaries", "codes")),
+    IngestSpec("urban_construction_heating", "urban_construction", "urban_construction",
+               "dagster_project.sources.urban_construction:read_urban_construction",
+               "China Urban Construction Statistical Yearbook central-heating table (heat supplied: steam, hot "
+               "water total / CHP / boiler houses), long format, names as printed.",
+               ("urban_construction",)),
+    IngestSpec("transport_energy_intensity", "transport", "transport",
+               "dagster_project.sources.transport_intensity:read_transport_intensity",
+               "User-supplied transport energy intensities (kgce per passenger-km / tonne-km) with their source.",
+               ("transport_intensity",)),
 ]
 
 
