@@ -136,8 +136,15 @@ def feols(
     vc: str | dict[str, str] = {"CRV1": "+".join(safe[c] for c in clusters)} if vcov == "cluster" else vcov
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = pf.feols(fml, frame, vcov=vc, weights=safe[weights] if weights else None,
-                       fixef_rm="singleton" if fes else "none", copy_data=False, demeaner_backend="rust")
+        try:
+            fit = pf.feols(fml, frame, vcov=vc, weights=safe[weights] if weights else None,
+                           fixef_rm="singleton" if fes else "none", copy_data=False, demeaner_backend="rust")
+        except ValueError as exc:
+            # pyfixest refuses a design in which every regressor is collinear (e.g. a treatment that no
+            # unit in the sample switches): an identification failure, said with the variables' names.
+            if "collinear" not in str(exc):
+                raise
+            raise NotEstimable(f"{model_id}: {_collinearity_reason(df, regs, fes)}") from exc
     n_single = len(frame) - int(fit._N)
     if n_single:
         sample.drop("singletons in a fixed-effect group (as reghdfe)", n_single)

@@ -254,16 +254,18 @@ def test_report_html_per_paper(wh: Path, tmp_path: Path, shared_data: Path) -> N
     pages = write_reports(wh, tmp_path, papers=["seed002", "seed004"], spec_dir=shared_data.parent / "specs")
     html = pages[0].read_text(encoding="utf-8")
     assert "National Big-Data Comprehensive Pilot Zones" in html and "Sample as published: 286 cities" in html
-    # Descriptive statistics with labels; the mean of ln_co2 over 2011-2019 equals an independent SQL mean.
-    mean = query(wh, "select avg(ln_co2) as m from marts.city_year_panel where year between 2011 and 2019 "
-                     "and ln_co2 is not null")["m"].iloc[0]
-    assert "Log CO2 emissions" in html and f"{mean:,.4g}" in html
+    # Descriptive statistics with labels; the mean of the total-CO2 outcome over 2011-2019 equals an independent
+    # SQL mean.
+    mean = query(wh, "select avg(ln_co2_energy_total) as m from marts.city_year_panel where year between 2011 "
+                     "and 2019 and ln_co2_energy_total is not null")["m"].iloc[0]
+    label = query(wh, "select label_en from marts.variable_dictionary where variable = 'ln_co2_energy_total'")
+    assert label["label_en"].iloc[0] in html and f"{mean:,.4g}" in html
     # Callaway–Sant'Anna and the placebo run on the balanced subsample: the table says so with both Ns.
-    res = query(wh, "select model_id, any_value(nobs) as n, any_value(n_clusters) as g "
-                    "from analysis.regression_results group by 1").set_index("model_id")
-    cs, tw = res.loc["seed002_cs_simple"], res.loc["seed002_twfe"]
+    res = query(wh, "select spec_id, any_value(nobs) as n, any_value(n_clusters) as g "
+                    "from analysis.regression_results group by 1").set_index("spec_id")
+    cs, tw = res.loc["seed002.table4.col1"], res.loc["seed002.table3.col1"]
     assert cs.n != tw.n
-    assert f"seed002_cs_simple: different sample, {cs.n:,} observations, {cs.g} clusters" in html
+    assert f"seed002.table4.col1: different sample, {cs.n:,} observations, {cs.g} clusters" in html
     assert html.count("<figure>") >= 2 and "data:image/png;base64," in html
     assert (tmp_path / "seed002_files" / "map_co2_per_capita.png").read_bytes()[:4] == b"\x89PNG"
     assert "No Gini or Theil series" in html or "gini" in html.lower()

@@ -52,7 +52,7 @@ def test_missing_source_folder_fails_with_the_documented_message(spec, sample_di
     folder = raw / spec.subdir
     assert not folder.exists()
     with pytest.raises(MissingSourceError) as err:
-        spec.reader(folder)
+        spec.read(folder)
     assert str(err.value).startswith(f"missing source input: {folder}")
     assert "\nexpected layout: " in str(err.value) and err.value.expected
 

@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
 MAIN_ASSETS = [["raw", "yearbook_indicators"], ["raw", "ceads_city_emissions"], ["raw", "ifr_robots"],
                ["raw", "nightlights"], ["marts", "dim_city"], ["marts", "city_year_panel"],
-               ["marts", "treatment_panel"], ["analysis", "twfe_baseline"], ["analysis", "seed002_bigdata_zones"]]
+               ["marts", "treatment_panel"], ["analysis", "seed_004", "table_2"], ["analysis", "seed_002", "table_4"],
+               ["reports", "seed_002"]]
 QUERY = """
 query ($path: [String!]!) {
   assetNodeOrError(assetKey: {path: $path}) {

@@ -133,6 +133,15 @@ def validate_against_warehouse(conn: Any, design: DesignFile) -> None:
     validate_design(design, variables=variables, policies=policies, timings=timings)
 
 
+def _estimable_check(not_estimable: Any) -> dg.AssetCheckResult:
+    """The WARN check listing the specifications the data could not identify, with the reason."""
+    ne = not_estimable
+    return dg.AssetCheckResult(
+        check_name="estimable", passed=ne.empty, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"not_estimable": dg.MetadataValue.md(ne[["spec_id", "reason"]].to_markdown(index=False)
+                                                       if len(ne) else "none")})
+
+
 def _table_asset(design: DesignFile, table: str) -> dg.AssetsDefinition:
     """The asset that estimates one published table of a paper."""
     key = dg.AssetKey(["analysis", design.paper, f"table_{table}"])
@@ -162,7 +171,11 @@ def _table_asset(design: DesignFile, table: str) -> dg.AssetsDefinition:
             digest = input_digest(tables.panel, tables.cohorts, tables.treatment, tables.rings,
                                   code_version=code_version)
             if inputs_unchanged(context, conn, digest):
+                # Nothing is recomputed; the check reports what the stored results say.
+                stored = conn.execute("select spec_id, reason from analysis.not_estimable where spec_id in "
+                                      f"({', '.join('?' for _ in specs)})", [s.id for s in specs]).df()
                 yield unchanged_observation(context, digest)
+                yield _estimable_check(stored)
                 return
         run = run_design(design, tables, specs=specs)
         with warehouse.connection() as conn:
@@ -178,10 +191,7 @@ def _table_asset(design: DesignFile, table: str) -> dg.AssetsDefinition:
             "results": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(none)"),
             INPUT_DIGEST: digest,
         })
-        yield dg.AssetCheckResult(
-            check_name="estimable", passed=ne.empty, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"not_estimable": dg.MetadataValue.md(ne[["spec_id", "reason"]].to_markdown(index=False)
-                                                           if len(ne) else "none")})
+        yield _estimable_check(ne)
 
     return _asset
 

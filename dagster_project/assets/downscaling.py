@@ -11,12 +11,15 @@
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from dagster_project.config import settings
 from dagster_project.resources import Warehouse
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEPS = [dg.AssetKey(["intermediate", name]) for name in (
     "int_emissions__province_lights", "int_emissions__province_industrial_co2",
@@ -50,8 +53,9 @@ order by year, city_code
 """
 
 
-def rank_agreement(shares: pd.DataFrame) -> pd.DataFrame:
+def rank_agreement(shares: "pd.DataFrame") -> "pd.DataFrame":
     """Spearman correlation per year between downscaled and county-product city shares."""
+    import pandas as pd
     from scipy.stats import spearmanr
 
     rows = []

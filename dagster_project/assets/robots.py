@@ -11,7 +11,6 @@ the report says so.
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from dagster_project.config import settings
 from dagster_project.resources import Warehouse
@@ -38,6 +37,8 @@ def robot_rotemberg_weights(context: dg.AssetExecutionContext, warehouse: Wareho
                               "order by year, industry").df()
     panel = panel[panel["city_code"].isin(set(shares["city_code"]))]
     if shares.empty or panel.empty:
+        import pandas as pd
+
         weights = pd.DataFrame(columns=WEIGHT_COLUMNS)
         note = "No base-employment source: the exposure uses yearbook sections, so there are no industry shares."
     else:

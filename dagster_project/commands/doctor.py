@@ -143,7 +143,7 @@ def check_sources(raw: Path) -> list[Finding]:
         item = f"{spec.source}: raw.{spec.table} ({spec.subdir}/)"
         t0 = time.perf_counter()
         try:
-            result = spec.reader(folder)
+            result = spec.read(folder)
         except MissingSourceError as exc:
             findings.append(Finding(item, MISSING, f"missing: {exc.path}",
                                     f"put the publisher's files there. Expected: {exc.expected}"))
