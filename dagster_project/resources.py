@@ -46,6 +46,13 @@ def run_outcome(instance: dg.DagsterInstance, run_id: str) -> tuple[bool, list[s
                 continue
             digest = meta.get(INPUT_DIGEST)
             current[event.asset_key.to_user_string()] = getattr(digest, "value", digest)
+    if not failures:
+        # A selected asset with neither event was skipped by Dagster because the optional outputs it depends
+        # on were not produced (its inputs were found unchanged upstream): it is up to date as it stands.
+        for entry in instance.all_logs(run_id, of_type=T.ASSET_MATERIALIZATION_PLANNED):
+            planned = entry.dagster_event.asset_key if entry.dagster_event is not None else None
+            if planned is not None:
+                current.setdefault(planned.to_user_string(), None)
     return not failures, failures, current
 
 

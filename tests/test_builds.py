@@ -148,7 +148,8 @@ def test_one_source_change_rebuilds_only_its_downstream(built_warehouse: Path, s
     mats, unchanged = _run_events(summary.run_id)
     seed002 = _seed002_tables(graph)
     assert unchanged == seed002
-    assert mats == downstream - seed002
+    # The seed-002 report reads only those tables: Dagster skips it when none of them materializes.
+    assert mats == downstream - seed002 - {dg.AssetKey(["reports", "seed_002"])}
     assert {IFR, dg.AssetKey(["marts", "city_year_panel"]), TWFE} <= mats
     # ... and afterwards nothing is stale any more (the unchanged analysis recorded its new fingerprint).
     assert run_build(warehouse=wh, raw_dir=raw, quiet=True).selected == 0
