@@ -111,6 +111,12 @@ def _weights(panel: _Panel, weights: Mapping[str, float] | None, measure: str) -
     return np.array([1.0 / len(groups) / counts[k] for k in panel.kinds])
 
 
+def _scale(values: np.ndarray) -> np.ndarray:
+    """Column means (1 where a column is all zero), to put every variable on a unit scale."""
+    m = values.mean(axis=0) if len(values) else np.ones(values.shape[1])
+    return np.where(m > 0, m, 1.0)
+
+
 def _tidy(panel: _Panel, unit: str, time: str, columns: dict[str, np.ndarray]) -> pd.DataFrame:
     """Unit, time and value columns, with the dropped-row accounting in `attrs`."""
     out = panel.frame[[unit, time]].copy()
@@ -176,6 +182,10 @@ class _DDFamily:
             h.changeColsBounds(self.k, self.beta_cols, np.zeros(self.k), np.where(fixed, 0.0, INF))
         h.run()
         status = h.getModelStatus()
+        if status not in (self.status.kOptimal, self.status.kInfeasible):
+            h.clearSolver()       # a warm basis can stall on a hard point: retry once from scratch
+            h.run()
+            status = h.getModelStatus()
         if status == self.status.kOptimal:
             return float(-h.getInfo().objective_function_value)
         if status in (self.status.kInfeasible, self.status.kUnboundedOrInfeasible, self.status.kUnbounded):
@@ -190,7 +200,10 @@ class _Frontiers:
     def __init__(self, panel: _Panel, *, time: str, frontier: Frontier, bad_disposability: Disposability,
                  measure: Measure, weights: np.ndarray) -> None:
         """Index the panel's rows by period; families are built on first use."""
-        self.values, self.kinds = panel.values, panel.kinds
+        # Every measure here is invariant to the units of a variable; dividing by the column mean keeps the
+        # LPs well scaled (capital in 万元 next to employment in 万人 differs by 1e7).
+        self.scale = _scale(panel.values)
+        self.values, self.kinds = panel.values / self.scale, panel.kinds
         self.t = panel.frame[time].to_numpy()
         self.frontier, self.disp, self.measure, self.weights = frontier, bad_disposability, measure, weights
         self.cache: dict[tuple, _DDFamily] = {}
@@ -208,7 +221,7 @@ class _Frontiers:
                  points: np.ndarray | None = None) -> np.ndarray:
         """D of the given rows (or explicit points) against `period`'s frontier."""
         fam = self.family(period, rts)
-        pts = self.values[rows] if points is None else points
+        pts = self.values[rows] if points is None else points / self.scale
         return np.array([fam.solve(p, d * p) for p in pts])
 
 
@@ -316,7 +329,7 @@ def sbm(data: pd.DataFrame, *, inputs: Sequence[str], good: Sequence[str], bad: 
     Charnes–Cooper linear form. Every variable must be positive. Returns unit, time, `rho` (1 = efficient).
     """
     panel = _panel(data, inputs=inputs, good=good, bad=bad, unit=unit, time=time, positive=True)
-    vals, t = panel.values, panel.frame[time].to_numpy()
+    vals, t = panel.values / _scale(panel.values), panel.frame[time].to_numpy()   # ρ is units-invariant
     m, s_out = len(inputs), len(good) + len(bad)
     rho = np.full(len(t), np.nan)
     groups = [(None, np.arange(len(t)))] if frontier == "global" else [(p, np.flatnonzero(t == p))
