@@ -113,55 +113,45 @@ def feols(
     if missing_cols:
         raise KeyError(f"{model_id}: columns not in the data: {missing_cols}")
     need = list(dict.fromkeys([y, *regs, *fes, *clusters, *([weights] if weights else [])]))
-    df = data[cols]
-    complete = df[need].notna().all(axis=1).to_numpy()
+    complete = np.ones(len(data), dtype=bool)
+    for c in need:
+        complete &= data[c].notna().to_numpy()
     sample = SampleInfo(nobs=0)
+    df = data if complete.all() else data[complete]
     if not complete.all():
-        nulls = {c: int(df[c].isna().sum()) for c in need if df[c].isna().any()}
+        nulls = {c: int(data[c].isna().sum()) for c in need if data[c].isna().any()}
         sample.drop("rows with a missing value (" + ", ".join(f"{k}: {v}" for k, v in nulls.items()) + ")",
                     int((~complete).sum()))
-        df = df[complete]
-    if fes:
-        from pyfixest.estimation import detect_singletons
-
-        # Iterated, as reghdfe: dropping one singleton can leave another group with a single row.
-        codes = np.column_stack([pd.factorize(df[f])[0] for f in fes]).astype(np.int64)
-        n_single = 0
-        while (single := detect_singletons(codes)).any():
-            n_single += int(single.sum())
-            df, codes = df[~single], codes[~single]
-            codes = np.column_stack([pd.factorize(codes[:, j])[0] for j in range(codes.shape[1])]).astype(np.int64)
-        sample.drop("singletons in a fixed-effect group (as reghdfe)", n_single)
     if len(df) == 0:
-        raise NotEstimable(f"{model_id}: no observation left after dropping missing values and singletons")
+        raise NotEstimable(f"{model_id}: no observation left after dropping rows with missing values")
 
-    # pyfixest reads a formula: give every column a safe name and map the terms back.
-    safe = {c: f"v{i}" for i, c in enumerate(dict.fromkeys([y, *regs, *fes, *clusters, *([weights] if weights
-                                                                                                  else [])]))}
-    frame = pd.DataFrame({safe[c]: df[c].to_numpy() for c in safe})
-    for c in (*fes, *clusters):
-        frame[safe[c]] = pd.factorize(frame[safe[c]])[0]
+    # pyfixest reads a formula: give every column a safe name (terms such as `rel_time::-1` are not) and
+    # map the terms back. Singletons are dropped by pyfixest (iteratively, as reghdfe) and counted here.
+    safe = {c: f"v{i}" for i, c in enumerate(need)}
+    frame = pd.DataFrame({safe[c]: df[c].to_numpy() for c in need}, copy=False)
     rhs = " + ".join(safe[r] for r in regs)
     fml = f"{safe[y]} ~ {rhs}" + (f" | {' + '.join(safe[f] for f in fes)}" if fes else "")
     vc: str | dict[str, str] = {"CRV1": "+".join(safe[c] for c in clusters)} if vcov == "cluster" else vcov
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = pf.feols(fml, frame, vcov=vc, weights=safe[weights] if weights else None, fixef_rm="none",
-                       copy_data=False, demeaner_backend="rust")
+        fit = pf.feols(fml, frame, vcov=vc, weights=safe[weights] if weights else None,
+                       fixef_rm="singleton" if fes else "none", copy_data=False, demeaner_backend="rust")
+    n_single = len(frame) - int(fit._N)
+    if n_single:
+        sample.drop("singletons in a fixed-effect group (as reghdfe)", n_single)
+        keep = np.ones(len(df), dtype=bool)
+        keep[np.fromiter(fit._na_index, dtype=np.int64)] = False
+        df = df[keep]
     back = {v: k for k, v in safe.items()}
     dropped = [back.get(v, v) for v in (fit._collin_vars or [])]
     if dropped:
         raise NotEstimable(f"{model_id}: {_collinearity_reason(df, dropped, fes)}")
     params = pd.Series(fit.coef().to_numpy(), index=[back[v] for v in fit.coef().index])
     v = pd.DataFrame(np.asarray(fit._vcov), index=params.index, columns=params.index)
-    n_clusters = None
-    if vcov == "cluster":
-        n_clusters = int(min(df[c].nunique() for c in clusters))
-        df_resid = n_clusters - 1
-        vcov_type = f"CRV1 ({' + '.join(clusters)})"
-    else:
-        df_resid = int(fit._N - fit._k - sum(df[f].nunique() for f in fes) + max(len(fes) - 1, 0))
-        vcov_type = {"iid": "iid", "hetero": "HC1"}[vcov]
+    # Inference on pyfixest's t degrees of freedom: G-1 (min G-1 with two-way clustering), else N-K.
+    df_resid = int(fit._df_t)
+    n_clusters = df_resid + 1 if vcov == "cluster" else None
+    vcov_type = f"CRV1 ({' + '.join(clusters)})" if vcov == "cluster" else {"iid": "iid", "hetero": "HC1"}[vcov]
     sample = SampleInfo.of_panel(df, unit=unit or (fes[0] if fes else None), time=time, group=group,
                                  dropped=sample.dropped)
     r2w = float(getattr(fit, "_r2_within", np.nan)) if fes else float(fit._r2)

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.assets.analysis import analysis_assets
 from dagster_project.assets.checks import gx_checks
 from dagster_project.assets.dbt import carbon_panel_dbt
+from dagster_project.assets.designs import all_design_assets
 from dagster_project.assets.ingest import ingest_assets
 from dagster_project.assets.measures import measure_assets
-from dagster_project.assets.seed002 import seed002_assets
 from dagster_project.config import settings
 from dagster_project.resources import make_resources
 
@@ -41,7 +40,7 @@ def raw_files_changed(context: dg.SensorEvaluationContext) -> dg.SensorResult | 
 def build_definitions(warehouse: Path | None = None, raw_dir: Path | None = None) -> dg.Definitions:
     """Assemble the Definitions for a warehouse file and raw folder (defaults: the environment)."""
     return dg.Definitions(
-        assets=[*ingest_assets, carbon_panel_dbt, *analysis_assets, *seed002_assets, *measure_assets],
+        assets=[*ingest_assets, carbon_panel_dbt, *all_design_assets(), *measure_assets],
         asset_checks=gx_checks,
         jobs=[refresh_all],
         schedules=[weekly_refresh],

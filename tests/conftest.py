@@ -51,12 +51,18 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_warehouse(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built_reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reports folder of the session's end-to-end build."""
+    return tmp_path_factory.mktemp("reports")
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(sample_dir: Path, built_reports: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Materialize every asset on the sample into a fresh warehouse, through the CLI's build path."""
     from dagster_project.cli import run_build
 
     wh = tmp_path_factory.mktemp("wh") / "panel.duckdb"
-    reports = tmp_path_factory.mktemp("reports")
+    reports = built_reports
     old = os.environ.get("CARBONPANEL_REPORTS_DIR")
     os.environ["CARBONPANEL_REPORTS_DIR"] = str(reports)
     try:

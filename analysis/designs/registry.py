@@ -1,0 +1,192 @@
+"""The estimators a specification can name, with the options each accepts.
+
+An entry adapts a specification (outcome, regressors, controls, fixed effects, cluster, options) to one
+estimator's keyword arguments and returns its `EstimationResult`. Options not listed for an estimator are
+rejected when the design file loads. Heavy modules are imported inside the adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from analysis.designs.spec import Spec, SpecError
+from analysis.results import EstimationResult
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """A named estimator: its adapter, its options (name -> meaning) and whether it needs a treatment."""
+
+    name: str
+    fit: Callable[[pd.DataFrame, Spec, str, str], EstimationResult]
+    options: dict[str, str] = field(default_factory=dict)
+    needs_treatment: bool = False
+    description: str = ""
+
+
+def _cluster(spec: Spec, unit: str) -> list[str]:
+    """The spec's cluster variables (the unit when none is given)."""
+    return list(spec.cluster) or [unit]
+
+
+def _one_cluster(spec: Spec, unit: str) -> str:
+    """A single cluster variable, for estimators without multi-way clustering."""
+    cl = _cluster(spec, unit)
+    if len(cl) != 1:
+        raise SpecError(f"{spec.id}: estimator {spec.estimator!r} takes one cluster variable, not {cl}")
+    return cl[0]
+
+
+def _fe_ols(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.fixed_effects import feols
+
+    o = spec.options
+    res = feols(df, y=spec.outcome, x=list(spec.regressors), controls=list(spec.controls),
+                fe=list(spec.fixed_effects), cluster=_cluster(spec, unit) if o.get("vcov", "cluster") == "cluster"
+                else None, vcov=o.get("vcov", "cluster"), weights=spec.weights, model_id=spec.id, unit=unit,
+                time=time, group="cohort" if "cohort" in df else None)
+    if "wild_bootstrap" in o:
+        from analysis.inference import wild_cluster_bootstrap
+
+        wb = dict(o["wild_bootstrap"])
+        res = wild_cluster_bootstrap(res, param=wb.pop("param", spec.regressors[0]), **wb)
+    return res
+
+
+def _event_study(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.did import event_study
+
+    o = spec.options
+    return event_study(df, y=spec.outcome, unit=unit, time=time, group="cohort", controls=list(spec.controls),
+                       cluster=_cluster(spec, unit), ref=o.get("base_period", -1), min_e=o.get("min_e"),
+                       max_e=o.get("max_e"), weights=spec.weights, model_id=spec.id)
+
+
+def _callaway_santanna(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.did import callaway_santanna
+
+    o = spec.options
+    cl = _one_cluster(spec, unit)
+    res = callaway_santanna(
+        df, y=spec.outcome, unit=unit, time=time, group="cohort", controls=list(spec.controls),
+        control_group=o.get("control_group", "never"), method=o.get("method", "dr"),
+        base_period=o.get("base_period", "varying"), anticipation=o.get("anticipation", 0),
+        bootstrap=o.get("bootstrap", False), seed=o.get("seed"), cluster=None if cl == unit else cl,
+        progress=False, model_id=spec.id)
+    kind = o.get("aggregate", "simple")
+    kw = {k: o[k] for k in ("min_e", "max_e") if k in o}
+    return res.aggregate(kind, model_id=spec.id, **kw)
+
+
+def _bacon(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.did import bacon
+
+    return bacon(df, y=spec.outcome, unit=unit, time=time, group="cohort", model_id=spec.id)
+
+
+def _sun_abraham(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.did import sun_abraham
+
+    o = spec.options
+    return sun_abraham(df, y=spec.outcome, unit=unit, time=time, group="cohort", controls=list(spec.controls),
+                       cluster=_one_cluster(spec, unit), control_group=o.get("control_group", "never"),
+                       ref=o.get("base_period", -1), model_id=spec.id)
+
+
+def _two_stage(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.did import two_stage
+
+    o = spec.options
+    return two_stage(df, y=spec.outcome, unit=unit, time=time, group="cohort", controls=list(spec.controls),
+                     cluster=_one_cluster(spec, unit), rings=list(spec.treatment.get("rings") or []),
+                     event_study=o.get("event_study", False), ref=o.get("base_period", -1), min_e=o.get("min_e"),
+                     max_e=o.get("max_e"), model_id=spec.id)
+
+
+def _stacked(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.did import stacked
+
+    o = spec.options
+    win = o.get("window", 2)
+    return stacked(df, y=spec.outcome, unit=unit, time=time, group="cohort",
+                   window=tuple(win) if isinstance(win, list) else win, controls=list(spec.controls),
+                   cluster=_one_cluster(spec, unit), control_group=o.get("control_group", "notyet"),
+                   event_study=o.get("event_study", False), ref=o.get("base_period", -1), model_id=spec.id)
+
+
+def _placebo(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.did import placebo
+
+    o = spec.options
+    return placebo(df, y=spec.outcome, unit=unit, time=time, group="cohort", controls=list(spec.controls),
+                   n_draws=int(o.get("n_draws", 1000)), assignment=o.get("assignment", "permute"),
+                   seed=o.get("seed"), progress=False, model_id=spec.id)
+
+
+def _psm_did(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.did import psm_did
+
+    o = spec.options
+    return psm_did(df, y=spec.outcome, unit=unit, time=time, group="cohort",
+                   match_on=list(o.get("match_on") or spec.controls), controls=list(o.get("did_controls", [])),
+                   baseline=o.get("baseline", "pre_mean"), caliper=o.get("caliper", 0.2),
+                   replace=o.get("replace", False), common_support=o.get("common_support", True),
+                   cluster=_one_cluster(spec, unit), model_id=spec.id)
+
+
+_BASE = {"base_period": "reference event time (omitted period)", "min_e": "lowest event time (binned below)",
+         "max_e": "highest event time (binned above)"}
+
+ESTIMATORS: dict[str, Estimator] = {e.name: e for e in [
+    Estimator("twfe", _fe_ols, {"vcov": "cluster | iid | hetero",
+                                "wild_bootstrap": "wild cluster bootstrap settings (param, n_draws, weights, seed)"},
+              description="OLS with absorbed fixed effects (pyfixest feols; reghdfe-compatible CRV1)"),
+    Estimator("event_study", _event_study, dict(_BASE), needs_treatment=True,
+              description="TWFE event study on relative-time dummies"),
+    Estimator("callaway_santanna", _callaway_santanna,
+              {"control_group": "never | notyet", "method": "dr | reg | ipw", "base_period": "varying | universal",
+               "anticipation": "periods of anticipation", "bootstrap": "multiplier bootstrap draws (false = analytic)",
+               "seed": "bootstrap seed", "aggregate": "simple | dynamic | group | calendar",
+               "min_e": "lowest event time of the dynamic aggregation", "max_e": "highest event time"},
+              needs_treatment=True, description="Callaway & Sant'Anna (2021) group-time ATTs, aggregated"),
+    Estimator("bacon", _bacon, {}, needs_treatment=True, description="Goodman-Bacon (2021) decomposition"),
+    Estimator("sun_abraham", _sun_abraham, {"control_group": "never | last", "base_period": "reference event time"},
+              needs_treatment=True, description="Sun & Abraham (2021) interaction-weighted event study"),
+    Estimator("two_stage", _two_stage, {"event_study": "dynamic effects instead of one ATT", **_BASE},
+              needs_treatment=True, description="Gardner (2022) two-stage DID, Butts (2023) rings"),
+    Estimator("stacked", _stacked, {"window": "k or [lo, hi] event window", "control_group": "never | notyet",
+                                    "event_study": "dynamic effects", "base_period": "reference event time"},
+              needs_treatment=True, description="Stacked DID (Cengiz et al. 2019)"),
+    Estimator("placebo", _placebo, {"n_draws": "number of reassignments", "assignment": "permute | random",
+                                    "seed": "random seed"},
+              needs_treatment=True, description="Placebo permutation test of the TWFE DID coefficient"),
+    Estimator("psm_did", _psm_did, {"match_on": "propensity-score covariates (default: the controls)",
+                                    "did_controls": "controls of the matched DID", "baseline": "pre_mean | <period>",
+                                    "caliper": "caliper in SDs of the logit score", "replace": "match with replacement",
+                                    "common_support": "trim to common support"},
+              needs_treatment=True, description="Propensity-score matched DID"),
+]}
+
+
+def register(estimator: Estimator) -> None:
+    """Add an estimator (used by the modules that define more of them)."""
+    ESTIMATORS[estimator.name] = estimator
+
+
+def describe() -> pd.DataFrame:
+    """The registry as a table: estimator, description, options."""
+    return pd.DataFrame([{"estimator": e.name, "description": e.description,
+                          "options": ", ".join(f"{k} ({v})" for k, v in e.options.items())}
+                         for e in ESTIMATORS.values()])
+
+
+def fit(df: pd.DataFrame, spec: Spec, *, unit: str, time: str) -> Any:
+    """Run the spec's estimator on its frame."""
+    est = ESTIMATORS.get(spec.estimator)
+    if est is None:
+        raise SpecError(f"{spec.id}: unknown estimator {spec.estimator!r}")
+    return est.fit(df, spec, unit, time)
