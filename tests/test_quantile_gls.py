@@ -103,3 +103,18 @@ def test_control_trends() -> None:
     out, names = control_trends(df, columns=["a"], time="t", degree=2)
     assert names == ["a_x_trend", "a_x_trend2"]
     assert out["a_x_trend"].tolist() == [0, 2, 6] and out["a_x_trend2"].tolist() == [0, 2, 12]
+
+
+def test_design_registry_adapters(ar_panel: pd.DataFrame) -> None:
+    """The design layer's `quantile` and `fgls` entries run the estimators, fixed effects as dummies."""
+    from analysis.designs.registry import fit
+    from analysis.designs.spec import Spec
+
+    base = dict(paper="seed_000", table="8", column="1", label="", outcome="y", regressors=("x",),
+                fixed_effects=("t",))
+    q = fit(ar_panel, Spec(id="s.q", estimator="quantile", options={"quantile": 0.2}, **base), unit="u", time="t")
+    direct = quantile_regression(ar_panel.assign(**{f"t_{k}": (ar_panel.t == k).astype(float) for k in range(1, 8)}),
+                                 y="y", x=["x"], controls=[f"t_{k}" for k in range(1, 8)], quantiles=[0.2])[0]
+    assert q.model_id == "s.q" and q.params["x"] == pytest.approx(direct.params["x"], abs=1e-10)
+    g = fit(ar_panel, Spec(id="s.g", estimator="fgls", options={"corr": "ar1"}, **base), unit="u", time="t")
+    assert g.rho is not None and len(g.params) == 9

@@ -27,7 +27,8 @@ from dagster_project.config import settings
 from dagster_project.resources import Warehouse
 
 DESIGN_INPUTS = [dg.AssetKey(["marts", name]) for name in
-                 ("city_year_panel", "variable_dictionary", "treatment_panel", "treatment_cohorts", "spillover_rings")]
+                 ("city_year_panel", "variable_dictionary", "treatment_panel", "treatment_cohorts", "spillover_rings",
+                  "city_year_measures")]
 PUBLISHED = dg.AssetKey(["marts", "published_estimates"])
 
 RESULTS_DDL = {
