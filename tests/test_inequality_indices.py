@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,3 +161,24 @@ def test_pca_index_matches_correlation_eigenvector(indicators: pd.DataFrame) -> 
     assert res.weights["weight"].to_numpy() == pytest.approx(lead, abs=1e-10)
     assert res.weights["explained_share"].iloc[0] == pytest.approx(vals[-1] / vals.sum(), abs=1e-10)
     assert np.corrcoef(res.index.dropna(), entropy_topsis(indicators, positive=pos).index.dropna())[0, 1] > 0.8
+
+
+def test_county_theil_weighting_options(tmp_path: Path) -> None:
+    """Equal-weight county Theil, and per-capita Theil from the optional weights file; bad rows named."""
+    from dagster_project.assets.measures import _county_theil, read_county_weights
+
+    counties = pd.DataFrame({"city_code": "340100", "year": 2010, "county_code": ["340102", "340103", "340104"],
+                             "co2_mt": [1.0, 2.0, 6.0]})
+    assert read_county_weights(tmp_path) is None
+    (tmp_path / "counties").mkdir()
+    (tmp_path / "counties" / "county_weights.csv").write_text(
+        "county_code,year,population\n340102,2010,100\n340103,2010,300\n340104,2010,200\n")
+    w = read_county_weights(tmp_path)
+    out = _county_theil(counties.merge(w, on=["county_code", "year"]))
+    assert out["theil_county"].item() == pytest.approx(theil([1.0, 2.0, 6.0]).total, abs=1e-12)
+    pop = np.array([100, 300, 200.0])
+    assert out["theil_county_population"].item() == pytest.approx(theil(np.array([1, 2, 6.0]) / pop, pop).total,
+                                                                  abs=1e-12)
+    (tmp_path / "counties" / "county_weights.csv").write_text("county_code,year,population\n340102,2010,abc\n")
+    with pytest.raises(ValueError, match=r"row 2, column population: 'abc'"):
+        read_county_weights(tmp_path)

@@ -91,14 +91,56 @@ def inequality_tables(panel: pd.DataFrame, counties: pd.DataFrame) -> tuple[pd.D
 
 
 def _county_theil(counties: pd.DataFrame) -> pd.DataFrame:
-    """Theil L across each city's counties in a year: equal county weights (T_L = mean ln(μ / CO2_c))."""
+    """Theil L across each city's counties in a year: equal weights, plus per-capita/per-GDP where weights exist.
+
+    Equal weights: T = mean ln(μ / CO2_c), inequality of county emission levels. With a `population` or
+    `gdp` column (from the optional county weights input): the weighted Theil L of CO2 per person / per
+    unit of GDP, as seed 000 weights cities.
+    """
     from analysis.inequality import inequality_by
 
+    cols = ["city_code", "year", "theil_county", "n_counties", "n_counties_dropped"]
     if counties.empty:
-        return pd.DataFrame(columns=["city_code", "year", "theil_county", "n_counties"])
+        return pd.DataFrame(columns=cols)
     out = inequality_by(counties, value="co2_mt", by=["city_code", "year"])
-    out = out.rename(columns={"theil": "theil_county", "n": "n_counties", "n_dropped": "n_counties_dropped"})
-    return out[["city_code", "year", "theil_county", "n_counties", "n_counties_dropped"]]
+    out = out.rename(columns={"theil": "theil_county", "n": "n_counties", "n_dropped": "n_counties_dropped"})[cols]
+    for weight in ("population", "gdp"):
+        if weight in counties and counties[weight].notna().any():
+            ratio = counties.assign(_ratio=counties["co2_mt"] / counties[weight])
+            w = inequality_by(ratio, value="_ratio", weight=weight, by=["city_code", "year"])
+            out = out.merge(w[["city_code", "year", "theil"]].rename(columns={"theil": f"theil_county_{weight}"}),
+                            on=["city_code", "year"], how="left")
+    return out
+
+
+COUNTY_WEIGHTS_FILE = Path("counties") / "county_weights.csv"
+COUNTY_WEIGHTS_COLUMNS = {"county_code", "year"}
+
+
+def read_county_weights(raw_dir: Path) -> pd.DataFrame | None:
+    """The optional county weights input (<raw>/counties/county_weights.csv), or None when absent.
+
+    Layout: one row per county and year, columns county_code (6-digit GB/T 2260, as the CEADs county file),
+    year, and population (persons) and/or gdp (any constant unit); UTF-8 CSV. No such table exists under
+    ../shared, so the sample has none and the marts then carry the equal-weight Theil only.
+    """
+    path = raw_dir / COUNTY_WEIGHTS_FILE
+    if not path.is_file():
+        return None
+    df = pd.read_csv(path, dtype={"county_code": str})
+    missing = COUNTY_WEIGHTS_COLUMNS - set(df.columns)
+    if missing or not ({"population", "gdp"} & set(df.columns)):
+        raise ValueError(f"{path}: header {list(df.columns)}; expected county_code, year and population and/or gdp "
+                         f"(missing {sorted(missing) or 'population/gdp'})")
+    for col in [c for c in ("population", "gdp") if c in df]:
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = (values.isna() & df[col].notna()) | (values < 0)
+        if bad.any():
+            row = int(bad.to_numpy().argmax()) + 2          # + header line, 1-based
+            raise ValueError(f"{path}: row {row}, column {col}: {df[col].iloc[row - 2]!r} "
+                             "(expected a non-negative number)")
+        df[col] = values
+    return df
 
 
 def digital_tables(panel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -164,6 +206,9 @@ def measure_marts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg
             "select m.city_code, e.year, e.county_code, e.co2_mt from staging.stg_ceads__county_emissions e "
             "inner join intermediate.int_emissions__county_city_map m using (county_code) "
             "where m.city_code is not null order by m.city_code, e.year, e.county_code").df()
+    county_weights = read_county_weights(Path(warehouse.raw_dir))
+    if county_weights is not None:
+        counties = counties.merge(county_weights, on=["county_code", "year"], how="left")
     year_level, city = inequality_tables(panel, counties)
     digital, weights = digital_tables(panel)
     prod, bias = productivity_tables(panel)
