@@ -170,6 +170,49 @@ def _fgls(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResul
     data, controls = _with_dummies(df, spec)
     return fgls(data, y=spec.outcome, x=list(spec.regressors), controls=controls, unit=unit, time=time,
                 panels=o.get("panels", "heteroskedastic"), corr=o.get("corr", "ar1"), model_id=spec.id)
+def _panel_threshold(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.threshold import panel_threshold
+
+    o = dict(spec.options)
+    q = o.pop("threshold_variable")
+    return panel_threshold(df, y=spec.outcome, regime_x=list(spec.regressors), q=q, controls=list(spec.controls),
+                           unit=unit, time=time, cluster=_one_cluster(spec, unit), progress=False,
+                           model_id=spec.id, **o)
+
+
+def _iv2sls(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.iv import iv2sls
+
+    o = dict(spec.options)
+    vcov = o.pop("vcov", "cluster")
+    return iv2sls(df, y=spec.outcome, endog=o.pop("endogenous"), instruments=o.pop("instruments"),
+                  exog=[*spec.regressors, *spec.controls], fe=list(spec.fixed_effects) or None, vcov=vcov,
+                  cluster=_one_cluster(spec, unit) if vcov == "cluster" else None, model_id=spec.id, unit=unit,
+                  time=time, **o)
+
+
+def _moderation(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.heterogeneity import moderation
+
+    o = dict(spec.options)
+    if len(spec.regressors) != 1:
+        raise SpecError(f"{spec.id}: moderation takes one regressor (the moderated variable)")
+    return moderation(df, y=spec.outcome, x=spec.regressors[0], moderator=o.pop("moderator"),
+                      controls=list(spec.controls), fe=list(spec.fixed_effects), cluster=_cluster(spec, unit),
+                      unit=unit, time=time, model_id=spec.id, **o)
+
+
+def _split_sample(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.heterogeneity import split_sample
+
+    o = dict(spec.options)
+    if len(spec.regressors) != 1:
+        raise SpecError(f"{spec.id}: split_sample compares one regressor across the groups")
+    groups = o.pop("groups", None)
+    return split_sample(df, y=spec.outcome, x=spec.regressors[0], by=o.pop("by"), controls=list(spec.controls),
+                        fe=list(spec.fixed_effects), cluster=_one_cluster(spec, unit),
+                        groups=tuple(groups) if groups else None, unit=unit, time=time, progress=False,
+                        model_id=spec.id, **o)
 
 
 _BASE = {"base_period": "reference event time (omitted period)", "min_e": "lowest event time (binned below)",
@@ -208,6 +251,23 @@ ESTIMATORS: dict[str, Estimator] = {e.name: e for e in [
               description="Pooled quantile regression (pyfixest quantreg); fixed effects enter as dummies"),
     Estimator("fgls", _fgls, {"panels": "heteroskedastic | iid", "corr": "ar1 | independent"},
               description="xtgls-style feasible GLS; fixed effects enter as dummies"),
+ Estimator("panel_threshold", _panel_threshold,
+              {"threshold_variable": "threshold variable q (required)", "n_thresholds": "1 to 3",
+               "trim": "trimming share(s)", "grid": "hansen | all | quantile", "n_grid": "grid points",
+               "bootstrap": "draws per threshold test", "seed": "bootstrap seed", "time_effects": "add year effects",
+               "transform": "hansen | within", "level": "LR interval level", "balance": "require | drop_units"},
+              description="Hansen (1999) fixed-effects panel threshold"),
+    Estimator("iv2sls", _iv2sls, {"endogenous": "endogenous regressor(s) (required)",
+                                  "instruments": "excluded instruments (required)", "vcov": "iid | robust | cluster",
+                                  "small": "small-sample corrections (ivreg2 small)"},
+              description="2SLS with absorbed fixed effects and ivreg2 first-stage diagnostics"),
+    Estimator("moderation", _moderation, {"moderator": "moderating variable (required)", "center": "mean-centre",
+                                          "at": "moderator values for marginal effects", "level": "interval level"},
+              description="Interaction (moderation) model with marginal effects"),
+    Estimator("split_sample", _split_sample, {"by": "grouping variable (required)", "groups": "the two groups",
+                                              "n_permutations": "Fisher permutation draws", "seed": "seed",
+                                              "permute": "auto | units | rows"},
+              description="Split-sample heterogeneity with suest and permutation tests of the difference"),
 ]}
 
 

@@ -86,7 +86,7 @@ class Spec:
         """Every variable the specification reads (outcome, regressors, controls, FE, cluster, weights)."""
         names = [self.outcome, *self.regressors, *self.controls, *self.fixed_effects, *self.cluster,
                  *self.sample.get("require", ()), *self.sample.get("exclude_flags", ())]
-        for key in ("match_on", "threshold_variable", "instruments", "endogenous", "moderator"):
+        for key in ("match_on", "threshold_variable", "instruments", "endogenous", "moderator", "by"):
             v = self.options.get(key)
             names += [v] if isinstance(v, str) else list(v or [])
         if self.weights:
