@@ -59,15 +59,17 @@ def _drop_singletons(df: pd.DataFrame, fes: list[str]) -> tuple[pd.DataFrame, in
         df = df[keep]
 
 
-def demean(values: np.ndarray, groups: list[np.ndarray], tol: float = 1e-13, max_iter: int = 10_000) -> np.ndarray:
-    """Remove several sets of fixed effects by alternating projections (Gauss-Seidel)."""
+def demean(values: np.ndarray, groups: list[np.ndarray], tol: float = 1e-13, max_iter: int = 10_000,
+           weights: np.ndarray | None = None) -> np.ndarray:
+    """Remove several sets of fixed effects by alternating (weighted) projections (Gauss-Seidel)."""
     out = values.astype(float).copy()
-    counts = [np.bincount(g) for g in groups]
+    w = np.ones(len(out)) if weights is None else np.asarray(weights, dtype=float)
+    counts = [np.bincount(g, weights=w) for g in groups]
     for _ in range(max_iter):
         prev = out.copy()
         for g, n in zip(groups, counts, strict=True):
             for j in range(out.shape[1]):
-                out[:, j] -= (np.bincount(g, weights=out[:, j]) / n)[g]
+                out[:, j] -= (np.bincount(g, weights=w * out[:, j]) / n)[g]
         if np.max(np.abs(out - prev)) < tol * (1 + np.max(np.abs(out))):
             return out
     raise RuntimeError("fixed-effect demeaning did not converge")

@@ -80,35 +80,55 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    """Run a read-only query on the warehouse and print the result."""
-    import duckdb
+    """Run one read-only query on the warehouse and print the result."""
+    from dagster_project.commands.sql import QueryError, format_result, run_query
 
-    path = settings().warehouse
-    if not path.exists():
-        raise SystemExit(f"no warehouse at {path}; run `make run` or `carbonpanel build` first")
-    conn = duckdb.connect(str(path), read_only=True)
     try:
-        df = conn.execute(args.query).df()
-    except duckdb.Error as exc:
-        raise SystemExit(f"query failed: {exc}") from exc
-    finally:
-        conn.close()
+        result = run_query(args.query, warehouse=settings().warehouse)
+    except QueryError as exc:
+        raise SystemExit(str(exc)) from exc
     if args.csv:
-        df.to_csv(sys.stdout, index=False)
+        result.frame.to_csv(sys.stdout, index=False)
     else:
-        import pandas as pd
-
-        with pd.option_context("display.max_rows", args.max_rows, "display.max_columns", 50, "display.width", 200):
-            print(df.to_string(index=False, max_rows=args.max_rows))
+        print(format_result(result, max_rows=args.max_rows))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Export the panel as Stata .dta (with Chinese/English variable labels), CSV or Parquet."""
-    from dagster_project.export import export_panel
+    """Export the panel (with treatment variables, labels, codebook) as .dta, Parquet, CSV or Excel."""
+    from dagster_project.commands.export import ExportError, export_panel
 
-    path = export_panel(settings().warehouse, Path(args.out), fmt=args.format, label_language=args.labels)
-    print(f"wrote {path}")
+    out = Path(args.out) if args.out else settings().reports_dir / f"city_year_panel.{args.format}"
+    try:
+        paths = export_panel(settings().warehouse, out, fmt=args.format, variables=args.vars, years=args.years,
+                             policies=args.policy or (), label_language=args.labels)
+    except ExportError as exc:
+        raise SystemExit(str(exc)) from exc
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check the configuration and the raw folder against the documented layout, per source."""
+    from dagster_project.commands.doctor import format_report, run_doctor
+
+    report = run_doctor(raw_dir=settings().raw_dir, settings=settings())
+    print(format_report(report))
+    return 0 if report.ok else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write one self-contained HTML report per paper from the warehouse."""
+    from dagster_project.commands.report import ReportError, write_reports
+
+    out = Path(args.out) if args.out else settings().reports_dir
+    try:
+        paths = write_reports(settings().warehouse, out, papers=args.paper)
+    except ReportError as exc:
+        raise SystemExit(str(exc)) from exc
+    for path in paths:
+        print(f"wrote {path}")
     return 0
 
 
@@ -129,17 +149,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(settings().raw_dir))
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
+    p = sub.add_parser("sql", help="run one read-only SQL query on the warehouse")
     p.add_argument("query")
-    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
-    p.add_argument("--max-rows", type=int, default=200)
+    p.add_argument("--csv", action="store_true", help="print all rows as CSV instead of a table")
+    p.add_argument("--max-rows", type=int, default=200, help="rows shown in the table (default 200)")
     p.set_defaults(func=cmd_sql)
 
-    p = sub.add_parser("export", help="export marts.city_year_panel")
-    p.add_argument("--format", choices=["dta", "csv", "parquet"], default="dta")
-    p.add_argument("--labels", choices=["en", "cn"], default="en", help="language of .dta variable labels")
-    p.add_argument("--out", default="reports/city_year_panel.dta")
+    p = sub.add_parser("export", help="export the panel with treatment variables, labels and a codebook")
+    p.add_argument("--format", choices=["dta", "parquet", "csv", "xlsx"], default="dta")
+    p.add_argument("--vars", nargs="+", metavar="VAR", help="panel variables (default: all); ids always kept")
+    p.add_argument("--years", type=_years, default=None, help="A-B, default: every year")
+    p.add_argument("--policy", nargs="+", metavar="ID", help="add these policies' treatment variables, "
+                   "e.g. bigdata_pilot_zone")
+    p.add_argument("--labels", choices=["en", "cn"], default="en", help="language of labels and value labels")
+    p.add_argument("--out", default=None, help="output file (default: <reports>/city_year_panel.<format>)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("doctor", help="check the configuration and raw folder before a build")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("report", help="write the HTML report of each paper")
+    p.add_argument("--paper", nargs="+", metavar="ID", help="e.g. seed002 (default: every paper with results)")
+    p.add_argument("--out", default=None, help="folder (default: <reports>)")
+    p.set_defaults(func=cmd_report)
 
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)

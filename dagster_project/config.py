@@ -29,7 +29,9 @@ RAW_LAYOUT = """\
   ifr/                    IFR World Robotics export (country x industry x year)
   nightlights/dmsp/       DMSP-OLS stable-light GeoTIFFs, one per year
   nightlights/viirs/      VIIRS annual radiance GeoTIFFs, one per year
-  boundaries/             city polygons (cities.geojson)"""
+  boundaries/             city polygons (cities.geojson)
+  urban_construction/     China Urban Construction Statistical Yearbook heating tables (<year>年城市建设统计年鉴.xlsx)
+  transport/              transport energy intensities (CSV: year,region,mode,intensity,unit,fuel,source)"""
 
 
 def _resolve(value: str | None, default: Path) -> Path:

@@ -38,6 +38,12 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=read_only)
 
 
+def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists (readers of the warehouse use it to skip what a build has not made yet)."""
+    return bool(conn.execute("select count(*) from information_schema.tables where table_schema = ? "
+                             "and table_name = ?", [schema, table]).fetchone()[0])
+
+
 def replace_raw_table(
     conn: duckdb.DuckDBPyConnection,
     table: str,

@@ -117,6 +117,19 @@ def county_city_co2(conn: duckdb.DuckDBPyConnection) -> gx.ExpectationSuite:
     ])
 
 
+def energy_city_co2() -> gx.ExpectationSuite:
+    """CO2 from energy use: unique city-years, non-negative components, grid factors in the published range."""
+    return gx.ExpectationSuite(name="intermediate.int_energy__city_co2", expectations=[
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["city_code", "year"]),
+        *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in (
+            "co2_energy_total", "co2_energy_electricity", "co2_energy_industrial_electricity",
+            "co2_energy_residential_electricity", "co2_energy_heat", "co2_energy_transport", "co2_energy_direct")],
+        # The published regional factors span 0.21 (BM 南方) to 1.12 (OM 东北) t CO2 per MWh.
+        gxe.ExpectColumnValuesToBeBetween(column="grid_factor_t_per_mwh", min_value=0.2, max_value=1.2),
+        gxe.ExpectColumnValuesToNotBeNull(column="co2_energy_total", mostly=0.9),
+    ])
+
+
 def _static(fn: Callable[[], gx.ExpectationSuite]) -> Callable[[duckdb.DuckDBPyConnection], gx.ExpectationSuite]:
     """Adapt a suite that needs no reference data to the (connection) -> suite signature."""
     return lambda _conn: fn()
@@ -133,4 +146,5 @@ SUITES: dict[tuple[str, str], Callable[[duckdb.DuckDBPyConnection], gx.Expectati
     ("raw", "nightlights"): _static(nightlights),
     ("intermediate", "int_emissions__city_co2"): ceads_city_co2,
     ("intermediate", "int_emissions__county_city_co2"): county_city_co2,
+    ("intermediate", "int_energy__city_co2"): _static(energy_city_co2),
 }

@@ -31,7 +31,7 @@ def test_theil_planted_exactly() -> None:
     """The realised within-city Theil index equals the planted target function of ln D up to its noise."""
     t = dgp.simulate(n_cities=80, years=range(2008, 2020), seed=5)
     cy = t.city_year.assign(ln_d=np.log(t.city_year["digital_index"]))
-    res = twfe(cy, "theil_county", ["ln_d"])
+    res = twfe(cy, y="theil_county", x=["ln_d"], unit="city_code", time="year")
     assert abs(res.params["ln_d"] - dgp.DIGITAL_THEIL_BETA) < 3 * res.std_errors["ln_d"] + 1e-3
 
 

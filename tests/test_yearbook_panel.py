@@ -34,6 +34,22 @@ def panel(built_warehouse: Path) -> pd.DataFrame:
     return q(built_warehouse, "select * from marts.city_year_panel order by city_code, year")
 
 
+def _ended(df: pd.DataFrame) -> pd.Series:
+    """City-years of units that no longer existed (莱芜 from 2019): the yearbook prints nothing for them."""
+    from dagster_project.sources.names import ended_units
+
+    ends = {code: u.change_year for code, u in ended_units().items() if code.isdigit()}
+    return df["year"] >= df["city_code"].map(ends).fillna(10_000)
+
+
+@pytest.fixture(scope="module")
+def published(panel: pd.DataFrame) -> pd.DataFrame:
+    """The panel without the city-years of ended units (all yearbook columns null there by design)."""
+    assert _ended(panel).any(), "the sample should contain an ended unit (371200 莱芜) for this check"
+    assert panel.loc[_ended(panel), ["gdp_10k_yuan", "pop_total_10k"]].isna().all().all()
+    return panel[~_ended(panel)]
+
+
 @pytest.fixture(scope="module")
 def planted_fdi_gaps() -> pd.DataFrame:
     """(city_code, year) of the FDI cells the sample's yearbook writer prints as `—`."""
@@ -164,7 +180,8 @@ def test_seed_deflator_matches_the_reference_derivation() -> None:
 
 
 def test_real_gdp_is_nominal_over_the_chained_provincial_deflator(built_warehouse: Path,
-                                                                  panel: pd.DataFrame) -> None:
+                                                                  published: pd.DataFrame) -> None:
+    panel = published
     d = pd.read_csv(SEED_PROVINCE, dtype={"province_code": str}).sort_values(["province_code", "year"])
     d["yoy"] = 100 * d["gdp_nominal_100m_yuan"] / d.groupby("province_code")["gdp_nominal_100m_yuan"].shift() \
         / (d["gdp_volume_index_prev_year_100"] / 100)
@@ -217,9 +234,18 @@ def test_coverage_counts_add_up_and_match_the_panel(built_warehouse: Path, panel
         g = panel.groupby("year")
         np.testing.assert_array_equal(c.n_imputed, g[f"{col}_imputed"].sum().sort_index())
         np.testing.assert_array_equal(c.n_observed + c.n_imputed, g[col].count().sort_index())
+    # Missing = the planted FDI gaps not filled, plus every column of the ended units' city-years
+    # (莱芜 from 2019, not printed), plus the dictionary columns the sample never publishes.
+    n_ended = panel[_ended(panel)].groupby("year").size()
+    ended = cov.year.map(n_ended).fillna(0)
     fdi = cov[cov.column_name == "fdi_usd_10k"]
-    assert fdi.n_imputed.sum() == len(E2E_YEARS) - 2 and fdi.n_missing.sum() == 2
-    assert (cov.loc[cov.column_name != "fdi_usd_10k", "share_observed"] == 1).all()
+    assert fdi.n_imputed.sum() == len(E2E_YEARS) - 2
+    assert fdi.n_missing.sum() == 2 + ended[fdi.index].sum()
+    written = cov.groupby("column_name")["n_observed"].transform("sum") > 0
+    rest = written & (cov.column_name != "fdi_usd_10k")
+    assert (cov.loc[rest, "n_missing"] == ended[rest]).all()
+    never = cov[~written]
+    assert (never.n_missing == never.n_expected).all() and (never.share_missing == 1).all()
     # Other-scope columns are reported too, and never imputed.
     other = cov[cov.column_name.str.endswith("_district")]
     assert len(other) and not other.is_imputable.any()
@@ -228,7 +254,7 @@ def test_coverage_counts_add_up_and_match_the_panel(built_warehouse: Path, panel
 # ----------------------------------------------------------------------------------- documentation
 
 def test_every_panel_column_and_flag_is_documented(built_warehouse: Path, panel: pd.DataFrame) -> None:
-    from dagster_project.export import stata_names
+    from dagster_project.commands.export import stata_names
 
     dictionary = q(built_warehouse, "select * from marts.variable_dictionary")
     assert sorted(set(panel.columns) - set(dictionary["variable"])) == []
@@ -242,8 +268,8 @@ def test_every_panel_column_and_flag_is_documented(built_warehouse: Path, panel:
     stata_names(list(panel.columns))
 
 
-def test_derived_controls(panel: pd.DataFrame) -> None:
-    p = panel
+def test_derived_controls(published: pd.DataFrame) -> None:
+    p = published
     tertiary = (p.emp_total_10k - p.emp_agriculture_10k - p.emp_mining_10k - p.emp_manufacturing_10k
                 - p.emp_utilities_10k - p.emp_construction_10k) / p.emp_total_10k
     np.testing.assert_allclose(p.share_tertiary_emp, tertiary, rtol=1e-12)

@@ -215,6 +215,23 @@ def _split_sample(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> Estimat
                         model_id=spec.id, **o)
 
 
+def _dcdh(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.did import dcdh
+
+    o = spec.options
+    return dcdh(df, y=spec.outcome, unit=unit, time=time, group="cohort", cluster=_one_cluster(spec, unit),
+                weights=spec.weights, n_boot=int(o.get("n_boot", 200)), seed=o.get("seed"), model_id=spec.id)
+
+
+def _dcdh_dynamic(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.did import dcdh_dynamic
+
+    o = spec.options
+    return dcdh_dynamic(df, y=spec.outcome, unit=unit, time=time, group="cohort", effects=int(o["effects"]),
+                        placebos=int(o.get("placebos", 0)), cluster=_one_cluster(spec, unit), weights=spec.weights,
+                        n_boot=int(o.get("n_boot", 200)), seed=o.get("seed"), model_id=spec.id)
+
+
 _BASE = {"base_period": "reference event time (omitted period)", "min_e": "lowest event time (binned below)",
          "max_e": "highest event time (binned above)"}
 

@@ -83,6 +83,13 @@ def _row(spec: Spec, p: dict[str, str], m: pd.Series, res: EstimationResult | No
         "published_note": m["notes"], "our_term": p.get("ours"),
     }
     term = p.get("ours")
+    if res is not None and term and term.startswith("stats::") and term[7:] in res.stats:
+        # A published count or statistic (e.g. dCDH's number of positive weights), not a coefficient.
+        val = float(res.stats[term[7:]])
+        return {**out, "our_estimate": val, "our_se": np.nan, "our_p_value": np.nan, "our_stars": "",
+                "our_ci_lower": np.nan, "our_ci_upper": np.nan, "our_nobs": res.nobs,
+                "sign_agrees": None if not np.isfinite(pub_est) else bool(np.sign(val) == np.sign(pub_est)),
+                "published_in_ci": None, "stars_agree": None}
     if res is None or term not in res.term_labels():
         return {**out, "our_estimate": np.nan, "our_se": np.nan, "our_p_value": np.nan, "our_stars": "",
                 "our_ci_lower": np.nan, "our_ci_upper": np.nan, "our_nobs": res.nobs if res else None,

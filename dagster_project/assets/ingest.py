@@ -21,6 +21,8 @@ from dagster_project.sources.ceads import read_city_inventory, read_county_emiss
 from dagster_project.sources.common import LoadResult, SourceFormatError
 from dagster_project.sources.ifr import read_ifr
 from dagster_project.sources.nightlights import read_nightlights
+from dagster_project.sources.transport_intensity import read_transport_intensity
+from dagster_project.sources.urban_construction import read_urban_construction
 from dagster_project.sources.yearbook import DICTIONARY_PATH as YEARBOOK_DICTIONARY
 from dagster_project.sources.yearbook import load_dictionary, read_yearbook
 from dagster_project.warehouse import replace_raw_table
@@ -68,6 +70,11 @@ SPECS: list[IngestSpec] = [
                "City polygons (WKT) with area and centroid."),
     IngestSpec("nightlights", "nightlights", "nightlights", _read_nightlights,
                "Zonal night-light statistics per city, year and sensor (DMSP, VIIRS)."),
+    IngestSpec("urban_construction_heating", "urban_construction", "urban_construction", read_urban_construction,
+               "China Urban Construction Statistical Yearbook central-heating table (heat supplied: steam, hot "
+               "water total / CHP / boiler houses), long format, names as printed."),
+    IngestSpec("transport_energy_intensity", "transport", "transport", read_transport_intensity,
+               "User-supplied transport energy intensities (kgce per passenger-km / tonne-km) with their source."),
 ]
 
 

@@ -30,6 +30,8 @@ ifr/               IFR World Robotics style export (CN, US)
 nightlights/dmsp/  DMSP-OLS-like GeoTIFFs (DN 0-63), years <= 2013
 nightlights/viirs/ VIIRS-like GeoTIFFs (radiance), years >= 2012
 boundaries/        synthetic city polygons (Voronoi cells around real seats), GeoJSON
+urban_construction/ China Urban Construction Statistical Yearbook style central-heating tables, one per year
+transport/         the user-supplied transport energy-intensity table (planted SYNTHETIC values)
 cities/            (only with more cities than the real universe) the synthetic extra units
 """
 
@@ -52,6 +54,8 @@ def generate(out: Path, n_cities: int | None = None, years: range | list[int] = 
     from dagster_project.sample.ceads import write_ceads
     from dagster_project.sample.ifr import write_ifr
     from dagster_project.sample.nightlights import write_nightlights
+    from dagster_project.sample.transport import write_transport
+    from dagster_project.sample.urban_construction import write_urban_construction
     from dagster_project.sample.yearbook import write_yearbook
 
     np.seterr(all="ignore")
@@ -63,7 +67,8 @@ def generate(out: Path, n_cities: int | None = None, years: range | list[int] = 
     county_truth = replace(truth, counties=truth.counties[real],
                            county_year=truth.county_year[truth.county_year["city_code"].isin(
                                truth.counties.loc[real, "city_code"])])
-    for writer in (write_yearbook, write_ifr, write_boundaries, write_nightlights):
+    for writer in (write_yearbook, write_ifr, write_boundaries, write_nightlights, write_urban_construction,
+                   write_transport):
         paths += writer(truth, out)
     paths += write_ceads(county_truth, out)
     paths += _write_truth(truth, out)

@@ -20,6 +20,7 @@ Contract of `Truth` (the writers rely on these names and units):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,12 +108,35 @@ YEARBOOK_VARIABLES: dict[str, str] = {
     "built_up_area_km2": "平方公里",
     "retail_sales_10k_yuan": "万元",
     "library_books_1k": "千册",
+    "road_passengers_10k": "万人",
+    "road_freight_10k_ton": "万吨",
+    "passenger_turnover_10k_pkm": "万人公里",
+    "freight_turnover_10k_tkm": "万吨公里",
 }
 LATENT_COLUMNS = [
     "digital_index", "bigdata_cohort", "bigdata_treated", "bigdata_att", "ring_0_100", "ring_100_200",
     "ring_200_300", "robot_exposure", "human_capital", "co2_mt", "co2_industrial_mt", "light_index",
-    "theil_county", "in_ceads",
+    "theil_county", "in_ceads", "bigdata_energy_effect", "heat_hot_water_10k_gj", "heat_chp_10k_gj",
+    "heat_boiler_10k_gj", "heat_steam_10k_ton",
 ]
+# Energy inputs of the energy-accounting CO2 (issue 11): every one is multiplied by exp(ATT + rings), so the
+# accounting total (a sum of input x factor terms with factors that do not depend on treatment) carries
+# exactly the planted big-data-zone effect in logs, whatever the factors are.
+ENERGY_INPUTS = (
+    "electricity_total_10k_kwh", "electricity_industrial_10k_kwh", "electricity_residential_10k_kwh",
+    "gas_supply_10k_m3", "lpg_supply_ton", "passenger_turnover_10k_pkm", "freight_turnover_10k_tkm",
+    "road_passengers_10k", "road_freight_10k_ton", "heat_hot_water_10k_gj", "heat_chp_10k_gj",
+    "heat_boiler_10k_gj", "heat_steam_10k_ton",
+)
+# Provinces whose sample cities have central heating (the northern heating zone, roughly the provinces north
+# of the Qinling-Huaihe line); cities elsewhere are absent from the urban-construction heating table.
+HEATING_PROVINCES = ("110000", "120000", "130000", "140000", "150000", "210000", "220000", "230000", "370000",
+                     "410000", "610000", "620000", "630000", "640000", "650000", "540000")
+# Planted national transport energy intensities (SYNTHETIC, not published figures): kgce per 100 passenger-km
+# and per 100 tonne-km in 2003, falling by TRANSPORT_INTENSITY_DECLINE a year. Rendered as the user-supplied
+# intensity table (sample/transport.py); docs/energy-co2.md gives its layout.
+TRANSPORT_INTENSITY_2003 = {"passenger": 3.0, "freight": 4.0}
+TRANSPORT_INTENSITY_DECLINE = 0.01
 
 
 @dataclass
@@ -354,12 +378,17 @@ def simulate(n_cities: int | None = None, years: range | list[int] = range(2003,
     cy["electricity_industrial_10k_kwh"] = cy["electricity_total_10k_kwh"] * np.clip(ind_share, 0.3, 0.85)
     cy["electricity_residential_10k_kwh"] = cy["electricity_total_10k_kwh"] * np.clip(
         _logistic(city_draw(-1.9, 0.3) + 0.02 * tt + noise(0.02)), 0.04, 0.3)
-    cy["gas_supply_10k_m3"] = pop * np.exp(city_draw(np.log(5.0), 1.0) + 0.12 * tt + noise(0.05))
+    cy["gas_supply_10k_m3"] = pop * np.exp(city_draw(np.log(2.5), 1.0) + 0.12 * tt + noise(0.05))
     cy["lpg_supply_ton"] = pop * 1e4 * np.exp(city_draw(np.log(0.004), 0.8) - 0.02 * tt + noise(0.05))
     cy["education_expenditure_10k_yuan"] = cy["fiscal_expenditure_10k_yuan"] * np.clip(
         _logistic(city_draw(-1.6, 0.2) + noise(0.03)), 0.08, 0.3)
     cy["st_expenditure_10k_yuan"] = cy["fiscal_expenditure_10k_yuan"] * np.clip(
         _logistic(city_draw(-4.0, 0.6) + 0.03 * tt + noise(0.05)), 0.002, 0.12)
+
+    effect = np.exp(att + spill)                                   # zone + ring effect on every energy input
+    for k in ("electricity_total_10k_kwh", "electricity_industrial_10k_kwh", "electricity_residential_10k_kwh",
+              "gas_supply_10k_m3", "lpg_supply_ton"):
+        cy[k] = cy[k] * effect
 
     latent = {
         "digital_index": digital, "bigdata_cohort": np.repeat(g, T, axis=1), "bigdata_treated": treated,
@@ -376,6 +405,11 @@ def simulate(n_cities: int | None = None, years: range | list[int] = range(2003,
     counties = load_counties(cities, rng)
     county_year, theil = _simulate_counties(rng, cities, counties, years, city_year, digital)
     city_year["theil_county"] = theil.reshape(-1)
+    # Drawn after everything above so that adding them left every earlier draw unchanged.
+    energy = _simulate_energy(rng, cities, tt, pop, gdp / price, effect, city_draw, noise)
+    for k, v in energy.items():
+        city_year[k] = v.reshape(-1)
+    city_year["bigdata_energy_effect"] = (att + spill).reshape(-1)
     province_year = (city_year.assign(province_code=np.repeat(cities["province_code"].to_numpy(), T))
                      .groupby(["province_code", "year"], as_index=False)[["co2_mt", "co2_industrial_mt"]].sum())
     province_year["co2_mt"] *= 1.05                                # emissions outside the sample cities
@@ -386,6 +420,38 @@ def simulate(n_cities: int | None = None, years: range | list[int] = range(2003,
                  county_year=county_year[county_year["year"].isin(keep)].reset_index(drop=True),
                  province_year=province_year[province_year["year"].isin(keep)].reset_index(drop=True),
                  ifr=ifr)
+
+
+def _simulate_energy(rng: np.random.Generator, cities: pd.DataFrame, tt: np.ndarray, pop: np.ndarray,
+                     gdp_real: np.ndarray, effect: np.ndarray, city_draw: Callable[[float, float], np.ndarray],
+                     noise: Callable[[float], np.ndarray]) -> dict[str, np.ndarray]:
+    """Transport turnover and volumes (yearbook) and central-heating supply (urban construction), x effect."""
+    pkm = pop * 500.0 * np.exp(city_draw(0.0, 0.4) + 0.02 * tt + noise(0.04)) * effect       # 万人公里
+    tkm = gdp_real * 0.09 * np.exp(city_draw(0.0, 0.5) + noise(0.04)) * effect               # 万吨公里
+    trip_km = np.exp(city_draw(np.log(60.0), 0.2))
+    haul_km = np.exp(city_draw(np.log(110.0), 0.25))
+    heating = cities["province_code"].isin(HEATING_PROVINCES).to_numpy()[:, None]
+    hot_water = pop * np.exp(city_draw(np.log(0.65), 0.5) + 0.04 * tt + noise(0.04)) * effect  # 万吉焦
+    chp_share = np.clip(_logistic(city_draw(0.4, 0.6) + noise(0.02)), 0.05, 0.95)
+    steam = hot_water * np.exp(city_draw(np.log(0.08), 0.6) + noise(0.05))                   # 万吨
+    return {
+        "passenger_turnover_10k_pkm": pkm,
+        "freight_turnover_10k_tkm": tkm,
+        "road_passengers_10k": pkm / trip_km,
+        "road_freight_10k_ton": tkm / haul_km,
+        "heat_hot_water_10k_gj": np.where(heating, hot_water, np.nan),
+        "heat_chp_10k_gj": np.where(heating, hot_water * chp_share, np.nan),
+        "heat_boiler_10k_gj": np.where(heating, hot_water * (1 - chp_share), np.nan),
+        "heat_steam_10k_ton": np.where(heating, steam, np.nan),
+    }
+
+
+def transport_intensities(years: list[int]) -> pd.DataFrame:
+    """The planted national transport energy intensities (kgce per 100 pkm / tkm) per year."""
+    decline = 1 - TRANSPORT_INTENSITY_DECLINE
+    rows = [{"year": y, "mode": mode, "kgce_per_100_units": round(v0 * decline ** (y - 2003), 4)}
+            for y in years for mode, v0 in TRANSPORT_INTENSITY_2003.items()]
+    return pd.DataFrame(rows)
 
 
 MANUFACTURING_CODES = ("10-12", "13-15", "16", "17-18", "19-22", "23", "24", "25", "26-27", "28", "29", "30", "91")

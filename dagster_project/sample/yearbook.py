@@ -32,7 +32,12 @@ Planted defects (`planted_defects()` lists them; none breaks the build):
 2. thousands separators: GDP (全市) of the first five cities in the 2008 edition, as text `12,345,678`;
 3. full-width digits: per-capita GDP (全市) of the fourth city in the 2010 edition (`３４５６７`);
 4. a footnote row `注：…` under table 2-1 of every edition and table 2-6 of odd editions;
-5. a `续表` line with the header repeated halfway down table 2-1, editions up to 2012.
+5. a `续表` line with the header repeated halfway down table 2-1, editions up to 2012;
+6. a 100x unit slip: road passenger traffic of Lhasa (or the last city) in the 2010 edition printed / 100,
+   as ccsy-formats.md §4.3 documents for Lhasa 2009 (the reader accepts it; the energy models quarantine it).
+
+Energy and transport (issue 11): table 2-9 prints electricity in 亿千瓦时 for editions up to 1992 (万千瓦时
+after), table 2-11 road passenger and freight traffic and passenger and freight turnover (全市 only).
 """
 
 from __future__ import annotations
@@ -47,10 +52,11 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from dagster_project.sample.files import save_workbook, write_text
+from dagster_project.sources.names import ended_units
 from dagster_project.sources.yearbook import round_significant
 
 # Printed unit -> factor to the canonical unit, and printed decimals (the yearbook's own precision).
-UNIT_FACTOR = {("亿元", "万元"): 1e4, ("户", "万户"): 1e-4, ("万册", "千册"): 10.0}
+UNIT_FACTOR = {("亿元", "万元"): 1e4, ("户", "万户"): 1e-4, ("万册", "千册"): 10.0, ("亿千瓦时", "万千瓦时"): 1e4}
 DECIMALS = {
     "万元": 0,
     "亿元": 2,
@@ -60,6 +66,10 @@ DECIMALS = {
     "万户": 2,
     "户": 0,
     "万千瓦时": 0,
+    "亿千瓦时": 4,
+    "万吨": 0,
+    "万人公里": 0,
+    "万吨公里": 0,
     "万立方米": 0,
     "吨": 0,
     "万美元": 0,
@@ -74,6 +84,7 @@ FOOTNOTE_SCOPE = (
 )
 FOOTNOTE_FISCAL = "注：本表地方财政收支为一般公共预算口径。"  # illustrative wording
 PANEL_YEARS = range(2011, 2016)
+SLIP_CITY = "540100"  # 拉萨
 
 
 def _era(*steps: tuple[int, str]) -> Callable[[int], str]:
@@ -88,6 +99,8 @@ def _era(*steps: tuple[int, str]) -> Callable[[int], str]:
 
 ALWAYS = 9999
 GDP_UNIT = _era((2016, "万元"), (ALWAYS, "亿元"))
+# Electricity in 亿千瓦时 in the 1985-1992 editions, 万千瓦时 after (ccsy-formats.md §3).
+KWH_UNIT = _era((1992, "亿千瓦时"), (ALWAYS, "万千瓦时"))
 
 
 @dataclass(frozen=True)
@@ -354,21 +367,21 @@ TABLES: tuple[Table, ...] = (
                 "electricity_total_10k_kwh",
                 _era((2012, "全年用电总量"), (ALWAYS, "全社会用电量")),
                 "Total Electricity Consumption",
-                _c("万千瓦时"),
+                KWH_UNIT,
                 district="gdp_share",
             ),
             Ind(
                 "electricity_industrial_10k_kwh",
                 _c("工业用电量"),
                 "Industrial Use",
-                _c("万千瓦时"),
+                KWH_UNIT,
                 district="gdp_share",
             ),
             Ind(
                 "electricity_residential_10k_kwh",
                 _c("城乡居民生活用电量"),
                 "Residential Use",
-                _c("万千瓦时"),
+                KWH_UNIT,
                 district="pop_share",
             ),
             Ind(
@@ -414,6 +427,16 @@ TABLES: tuple[Table, ...] = (
                 district="self",
                 city=False,
             ),
+        ),
+    ),
+    Table(
+        11,
+        _c("交通运输"),
+        _solo(
+            Ind("road_passengers_10k", _c("公路客运量"), "Passenger Traffic by Highways", _c("万人")),
+            Ind("road_freight_10k_ton", _c("公路货运量"), "Freight Traffic by Highways", _c("万吨")),
+            Ind("passenger_turnover_10k_pkm", _c("旅客周转量"), "Passenger-kilometers", _c("万人公里")),
+            Ind("freight_turnover_10k_tkm", _c("货物周转量"), "Freight Ton-kilometers", _c("万吨公里")),
         ),
     ),
 )
@@ -518,6 +541,10 @@ def _scope_values(e: _Edition, ind: Ind) -> dict[str, np.ndarray]:
 def _edition_frame(truth: object, year: int) -> pd.DataFrame:
     """Return the data year's city rows in yearbook order (province, then code) with city attributes."""
     cy = truth.city_year[truth.city_year["year"] == year]  # type: ignore[attr-defined]
+    # As the real yearbook: a unit abolished or merged (莱芜 into 济南 in 2019) is not printed from the
+    # data year of its end on, although the latent truth keeps it (admin_changes.csv via ended_units).
+    ended = {code for code, u in ended_units().items() if code.isdigit() and year >= u.change_year}
+    cy = cy[~cy["city_code"].isin(ended)]
     cities = truth.cities  # type: ignore[attr-defined]
     df = cy.merge(
         cities[
@@ -552,6 +579,11 @@ def planted_defects(truth: object) -> pd.DataFrame:
             rows += [(ed, int(year), c, "gdp_10k_yuan", "city", "thousands") for c in codes[:5]]
         if ed == 2010 and len(codes) > 3:
             rows.append((ed, int(year), codes[3], "gdp_per_capita_yuan", "city", "fullwidth"))
+        if ed == 2010:
+            # The documented 100x slip (ccsy-formats.md §4.3: Lhasa's 2009 road passenger traffic printed
+            # as 0.68 for 68.3 万人); Lhasa if it is in the universe, else the last city of the edition.
+            slip = SLIP_CITY if SLIP_CITY in codes else codes[-1]
+            rows.append((ed, int(year), slip, "road_passengers_10k", "city", "unit_slip_100x"))
     return pd.DataFrame(rows, columns=["edition", "year", "city_code", "variable", "scope", "kind"])
 
 
@@ -695,6 +727,8 @@ def _write_table(
                 body[j][i] = f"{cell:,}" if DECIMALS[col.unit] == 0 else f"{cell:,.{DECIMALS[col.unit]}f}"
             elif kind == "fullwidth" and cell is not None:
                 body[j][i] = str(cell).translate(FULLWIDTH)
+            elif kind == "unit_slip_100x" and cell is not None:
+                body[j][i] = round(float(cell) / 100, 2)
     if panel is not None:
         for j, col in enumerate(flat):
             if (col.var, col.scope) not in PANEL_KEYS:

@@ -357,14 +357,27 @@ def _vocabularies() -> tuple[dict[str, _Label], dict[str, _Label]]:
 
 
 @lru_cache(maxsize=1)
-def _province_names() -> frozenset[str]:
-    """English province names as CEADs writes them in sheet names (from the reference seed)."""
-    return frozenset(pd.read_csv(PROVINCES_CSV, dtype=str)["province_en"])
+def _province_names() -> dict[str, str]:
+    """English province names as CEADs writes them in sheet names, keyed without spaces in lower case."""
+    names = pd.read_csv(PROVINCES_CSV, dtype=str)["province_en"]
+    return {n.replace(" ", "").lower(): n for n in names}
 
 
-def _in_layout(label: _Label, layout: str) -> bool:
-    """True when a vocabulary label belongs to the given layout."""
-    return label.layouts in ("all", layout)
+def _sheet_layout(fuel_labels: list[str | None], sector_labels: list[str | None], fuels: dict[str, _Label],
+                  sectors: dict[str, _Label], *, corner_new: bool) -> str:
+    """Decide one sheet's label layout by majority of its layout-specific labels (corner cells break ties).
+
+    Labels shared by both layouts do not vote; a label of the other layout inside a sheet is still read
+    (each spelling maps to one code), so a sheet with one re-issued label loads instead of failing.
+    """
+    votes = {LAYOUT_OLD: 0, LAYOUT_NEW: 0}
+    for label, voc in [(x, fuels) for x in fuel_labels] + [(x, sectors) for x in sector_labels]:
+        hit = voc.get(label) if label is not None else None
+        if hit is not None and hit.layouts in votes:
+            votes[hit.layouts] += 1
+    if votes[LAYOUT_OLD] != votes[LAYOUT_NEW]:
+        return max(votes, key=lambda k: votes[k])
+    return LAYOUT_NEW if corner_new else LAYOUT_OLD
 
 
 def read_provincial_inventories(folder: Path, *, strict: bool = False) -> LoadResult:
@@ -407,17 +420,20 @@ def _read_provincial_file(path: Path, year: int, rejects: Rejects, strict: bool)
         out: list[dict] = []
         provinces: dict[str, str] = {}
         for name in sheets:
-            match = re.fullmatch(r"([A-Za-z]+)(\d{4})", name)
+            # Re-issued files vary the spelling (`InnerMongolia2019`, `Inner mongolia2015`): letters and
+            # spaces, then the year; the province is matched without spaces or case.
+            match = re.fullmatch(r"\s*([A-Za-z][A-Za-z ]*?)\s*(\d{4})\s*", name)
             if match is None:
                 raise SourceFormatError(path, "sheet name is not <Province><year>", sheet=name,
                                         expected=f"e.g. 'Shanghai{year}'")
-            province, sheet_year = match.group(1), int(match.group(2))
+            spelled, sheet_year = match.group(1), int(match.group(2))
+            province = _province_names().get(spelled.replace(" ", "").lower(), spelled)
             if sheet_year != year:
                 raise SourceFormatError(path, f"sheet year {sheet_year} differs from the file year {year}",
                                         sheet=name, expected=f"'{province}{year}'")
-            if province not in _province_names():
+            if province not in _province_names().values():
                 raise SourceFormatError(path, f"unknown province {province!r}", sheet=name,
-                                        expected=f"one of {sorted(_province_names())}")
+                                        expected=f"one of {sorted(_province_names().values())}")
             if province in provinces:
                 raise SourceFormatError(path, f"province {province} appears twice", sheet=name)
             provinces[province] = name
@@ -463,12 +479,10 @@ def _read_province_sheet(path: Path, ws: object, province: str, year: int, rejec
                                 sheet=sheet, row=1, column="B",
                                 expected="fuel labels such as 'Raw Coal' or 'Raw_Coal' in row 1")
     a1, a2 = (_text(header[0]) if header else None), (_text(units[0]) if units else None)
-    # The two layouts differ in their corner cells as much as in their labels.
-    if a1 is None and a2 is None:
-        layout = LAYOUT_OLD
-    elif a1 == "Emission_Inventory" and a2 == "unit":
-        layout = LAYOUT_NEW
-    else:
+    # The corner cells are one of the two layouts' forms; which layout the sheet uses is decided by its
+    # own labels, per sheet: the publisher re-issues files, and one workbook can mix sheets of both
+    # layouts (the real 2017 inventory has a sheet with `Cleaned Coal` among sheets with 2018+ labels).
+    if (a1, a2) not in ((None, None), ("Emission_Inventory", "unit")):
         if a1 not in (None, "Emission_Inventory"):
             bad_row, bad = 1, header[0]
         else:
@@ -476,6 +490,8 @@ def _read_province_sheet(path: Path, ws: object, province: str, year: int, rejec
         raise SourceFormatError(path, f"corner cell is {bad!r}", sheet=sheet, row=bad_row, column="A",
                                 expected="empty A1/A2 (1997–2017 layout) or 'Emission_Inventory'/'unit' "
                                          "(2018+ layout) above the fuel labels")
+    layout = _sheet_layout([_text(v) for v in header[1:]], [_text(r[0]) if r else None for r in rows[2:]],
+                           fuels, sectors, corner_new=a1 is not None)
     columns: dict[int, tuple[str, _Label]] = {}
     for j in range(1, len(header)):
         raw = header[j]
@@ -487,8 +503,8 @@ def _read_province_sheet(path: Path, ws: object, province: str, year: int, rejec
                                         column=col, expected="a CEADs fuel label")
             continue
         voc = fuels.get(label)
-        if voc is None or not _in_layout(voc, layout):
-            raise SourceFormatError(path, f"header cell is {raw!r}, not a {layout} fuel label", sheet=sheet,
+        if voc is None:
+            raise SourceFormatError(path, f"header cell is {raw!r}, not a CEADs fuel label", sheet=sheet,
                                     row=1, column=col, expected=f"a {layout} label of {FUELS_SEED}")
         if any(v[1].code == voc.code for v in columns.values()):
             raise SourceFormatError(path, f"fuel {label!r} appears twice", sheet=sheet, row=1, column=col)
@@ -516,9 +532,9 @@ def _read_province_sheet(path: Path, ws: object, province: str, year: int, rejec
                                         column="A", expected="a CEADs sector label")
             continue
         voc = sectors.get(label)
-        if voc is None or not _in_layout(voc, layout):
-            raise SourceFormatError(path, f"sector label is {raw_label!r}, not a {layout} label", sheet=sheet,
-                                    row=i, column="A", expected=f"a {layout} label of {SECTORS_SEED}")
+        if voc is None:
+            raise SourceFormatError(path, f"sector label is {raw_label!r}, not a CEADs sector label",
+                                    sheet=sheet, row=i, column="A", expected=f"a {layout} label of {SECTORS_SEED}")
         if voc.code in sector_rows:
             first = sector_rows[voc.code]
             raise SourceFormatError(path, f"sector {label!r} appears twice (first in row {first})",

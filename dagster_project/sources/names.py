@@ -7,8 +7,9 @@ filtering by kind, year and (optionally) province; anything else is reported, al
 
 Conventions of the table (see `_crosswalk__seeds.yml`):
 - `valid_from` / `valid_to` are inclusive data years; empty means open-ended. A change that takes
-  effect in year Y applies from data year Y (year-end status, as statistical yearbooks report it),
-  so a name that stopped being used in Y has `valid_to = Y - 1`.
+  effect in year Y applies from data year Y (year-end status, as statistical yearbooks report it);
+  the old name of a unit that continues (rename, upgrade) stays valid through Y (statistics for the
+  transition year still print it), the name of a unit that ends (abolition, merger) has `valid_to = Y - 1`.
 - English names from the county file repeat across provinces ("Suzhou City" is 苏州 and 宿州); pass
   `(province, name)` pairs for those. `province` may be a province code, full Chinese name, short
   Chinese name or the English name used in CEADs sheet names, matched exactly.
@@ -17,6 +18,7 @@ Conventions of the table (see `_crosswalk__seeds.yml`):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,6 +27,8 @@ import pandas as pd
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALIASES_CSV = REPO_ROOT / "dbt" / "seeds" / "crosswalk" / "city_name_aliases.csv"
 PROVINCES_CSV = REPO_ROOT / "dbt" / "seeds" / "reference" / "provinces.csv"
+ADMIN_CHANGES_CSV = REPO_ROOT / "dbt" / "seeds" / "crosswalk" / "admin_changes.csv"
+ENDING_CHANGES = ("abolition", "merge")  # change kinds after which the old unit no longer exists
 
 ALIAS_KINDS = (
     "ceads_city",  # as written in the real CEADs city inventory
@@ -159,4 +163,34 @@ def ceads_names_by_code(aliases_path: Path = ALIASES_CSV) -> dict[str, str]:
     for kind in ("ceads_city", "ceads_style"):
         for r in df[df["alias_kind"] == kind].itertuples(index=False):
             out.setdefault(r.city_code, r.alias)
+    return out
+
+
+@dataclass(frozen=True)
+class EndedUnit:
+    """A prefecture-level unit that stopped existing: from `change_year` on it reports nothing."""
+
+    code: str
+    name: str
+    change_year: int
+    change_kind: str
+    successor: str
+
+    def reason(self, year: int) -> str:
+        """Say why a row of this unit in `year` cannot be used."""
+        return (f"city {self.code} {self.name} did not exist in {year}: {self.change_kind} "
+                f"{'into ' + self.successor + ' ' if self.successor else ''}in {self.change_year} "
+                f"({ADMIN_CHANGES_CSV.relative_to(REPO_ROOT)}); row not used")
+
+
+@lru_cache(maxsize=2)
+def ended_units(path: Path = ADMIN_CHANGES_CSV) -> dict[str, EndedUnit]:
+    """Map the code and the name (with and without 市) of every abolished or merged unit to its end."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    out: dict[str, EndedUnit] = {}
+    for r in df[df["change_kind"].isin(ENDING_CHANGES)].itertuples(index=False):
+        successor = f"{r.new_code} {r.new_name}".strip()
+        unit = EndedUnit(r.old_code, r.old_name, int(r.change_year), r.change_kind, successor)
+        for key in (r.old_code, r.old_name, r.old_name.removesuffix("市")):
+            out.setdefault(key, unit)
     return out

@@ -5,8 +5,11 @@ Folder layout (`<raw>/yearbook/`, see `EXPECTED_LAYOUT`):
 - per-edition workbooks `中国城市统计年鉴<edition>.xlsx` (also `中国城市统计年鉴-<edition>-<title>.xlsx`,
   the renamed CNKI downloads), one sheet per yearbook table. The edition maps to the data year through
   `editions.data_year_by_edition` in the dictionary (the 2020 edition reports 2019 data);
-- any other `.csv` / `.xlsx` is a vendor "panel" (long: 年份, 省份, 城市, 行政区划代码, then one column per
-  indicator such as `地区生产总值_全市_万元`); CSVs may be UTF-8 or GBK/GB18030 (detected, never guessed).
+- any other `.csv` / `.xlsx` / `.dta` is a vendor "panel" (long: 年份, 省份, 城市, 行政区划代码, then one
+  column per indicator such as `地区生产总值_全市_万元`); CSVs may be UTF-8 or GBK/GB18030 (detected, never
+  guessed); Stata files give their variable names, or the Chinese variable labels behind ASCII names;
+- side-by-side tables (the city header twice in one row, incl. the 1998-2003 `序号 | 城市 | 值` ranking
+  tables, whose indicator is named by the title) are read block by block;
 
 Everything about variables (aliases, units, scopes, ranges) lives in `yearbook_dictionary.yaml`; this
 module only knows the table *shapes* described in ../shared/reference/ccsy-formats.md §1.
@@ -48,6 +51,7 @@ from dagster_project.sources.common import (
     SourceFormatError,
     require_dir,
 )
+from dagster_project.sources.names import ended_units
 from dagster_project.sources.xlsx import read_xlsx
 
 SOURCE = "yearbook"
@@ -55,7 +59,7 @@ DICTIONARY_PATH = Path(__file__).with_name("yearbook_dictionary.yaml")
 EXPECTED_LAYOUT = (
     "<raw>/yearbook/ with per-edition workbooks named 中国城市统计年鉴<edition>.xlsx (one sheet per table: "
     "title row, optional 单位 cell, 1-4 header rows starting with a 城市 cell, then one row per city) "
-    "and optionally vendor panels (*.csv UTF-8/GBK or *.xlsx with columns 年份, 城市, [省份], "
+    "and optionally vendor panels (*.csv UTF-8/GBK, *.xlsx or Stata *.dta with columns 年份, 城市, [省份], "
     "[行政区划代码], then one column per indicator)"
 )
 TIDY_COLUMNS = [
@@ -77,6 +81,10 @@ TIDY_COLUMNS = [
     "row",
     "column",
 ]
+# Rank column of the 1998-2003 single-indicator tables (`序号 | 城市 | 值 | 序号 | 城市 | 值`).
+RANK_HEADERS = frozenset({"序号", "位次", "排序", "名次"})
+# Value-column headers that name no indicator; such a table's title names it.
+GENERIC_VALUE_HEADERS = frozenset({"值", "数值", "指标值", "数据", "绝对数"})
 MAX_HEADER_ROWS = 5  # the catalogue saw 1-4; one spare for a separate unit row
 HEADER_SEARCH_ROWS = 60  # a table's 城市 header sits within its first rows
 
@@ -145,6 +153,7 @@ class Dictionary:
     municipalities: frozenset[str]
     glued_scopes: tuple[str, ...] = ()  # scope words, longest first, that dialect E glues to names
     glued_units: tuple[str, ...] = ()  # unit spellings, longest first
+    zero_means_missing: frozenset[str] = frozenset()  # variables whose 0 stands for a missing value
 
     def norm_unit(self, raw: str) -> str:
         """Return the dictionary spelling of a printed unit (prefixes such as 当年价 removed)."""
@@ -215,6 +224,7 @@ def _load_dictionary(path: Path, _mtime: int) -> Dictionary:
         municipalities=frozenset(cfg["municipalities"]),
         glued_scopes=tuple(sorted((t for t in scope_tokens if len(t) >= 2), key=len, reverse=True)),
         glued_units=tuple(sorted(known_units | set(unit_aliases), key=len, reverse=True)),
+        zero_means_missing=frozenset(cfg.get("zero_means_missing") or []),
     )
     index: dict[str, list[str]] = {}
     for var in variables.values():
@@ -555,6 +565,48 @@ def _to_values(frame: pd.DataFrame, d: Dictionary, rejects: Rejects) -> pd.DataF
     return frame[~out]
 
 
+def _quarantine(frame: pd.DataFrame, d: Dictionary, rejects: Rejects) -> pd.DataFrame:
+    """Reject cells that parse but cannot be right: zeros meaning missing, ended units, self-contradictions."""
+    frame = frame.reset_index(drop=True)
+    bad = np.zeros(len(frame), dtype=bool)
+
+    def reject(i: int, reason: str) -> None:
+        """Record cell i as rejected with its location and raw value."""
+        r = frame.iloc[i]
+        rejects.add(r["source_file"], reason, sheet=r["sheet"], row=int(r["row"]), column=r["column"],
+                    value=r["value_raw"])
+        bad[i] = True
+
+    # 1. A 0 where a prefecture-level city cannot have 0 (population, GDP, ...) is a vendor's blank.
+    zero = frame["variable"].isin(d.zero_means_missing).to_numpy() & (frame["value"].to_numpy() == 0)
+    for i in np.flatnonzero(zero):
+        v = d.variables[frame.at[i, "variable"]]
+        reject(i, f"zero {v.label_zh} ({v.name}) stands for a missing value: a prefecture-level city "
+                  f"cannot report 0 (zero_means_missing in {d.path.name}); cell not used")
+    # 2. A unit that had been abolished or merged by that year (莱芜 from 2019), by its code or name.
+    ended = ended_units()
+    ident = frame["city_code_given"].where(frame["city_code_given"].notna(), frame["city_name"])
+    for i in np.flatnonzero(ident.isin(list(ended)).to_numpy()):
+        unit = ended[ident.iat[i]]
+        if int(frame.at[i, "year"]) >= unit.change_year:
+            reject(i, unit.reason(int(frame.at[i, "year"])))
+    # 3. One file giving two different values for one city-year-variable-scope contradicts itself: no
+    #    precedence rule can pick (the 0.5% agreement tolerance is for different editions/vendors).
+    keys = ["source_file", "year", "variable", "scope"]
+    sub = frame.assign(_id=ident)[~bad]
+    dup = sub[sub.duplicated([*keys, "_id"], keep=False)]
+    for _, grp in dup.groupby([*keys, "_id"], sort=True, dropna=False):
+        if grp["value"].nunique() < 2:
+            continue  # the same number twice (e.g. a table printed in two places): harmless
+        where = "; ".join(f"sheet {r.sheet!r} row {r.row} column {r.column} = {r.value:g}"
+                          for r in grp.itertuples())
+        for i in grp.index:
+            reject(int(i), f"the same file gives {grp['_id'].iat[0]} {grp['year'].iat[0]} "
+                           f"{grp['variable'].iat[0]} [{grp['scope'].iat[0]}] different values ({where}); "
+                           "all of them quarantined")
+    return frame[~bad]
+
+
 def _block(
     rows: list[tuple], maps: list[ColumnMap], meta: dict[str, Any], row_meta: dict[str, list]
 ) -> pd.DataFrame:
@@ -614,23 +666,15 @@ def _read_edition(path: Path, edition: int, d: Dictionary, rejects: Rejects) -> 
 def _read_table_sheet(
     path: Path, sheet: str, rows: list[tuple], d: Dictionary, rejects: Rejects
 ) -> pd.DataFrame | None:
-    """Parse one yearbook table: preamble, merged header block, province/city/note rows."""
-    hs = cc = None
+    """Parse one yearbook table; side-by-side city blocks (incl. the 序号 layouts) are read block by block."""
+    hs = None
+    hits: list[int] = []
     for i, r in enumerate(rows[:HEADER_SEARCH_ROWS]):
         hits = [j for j, v in enumerate(r) if isinstance(v, str) and clean_text(v) in d.city_headers]
-        if len(hits) > 1:
-            raise SourceFormatError(
-                path,
-                "the city-name header appears twice in one row (side-by-side panels)",
-                sheet=sheet,
-                row=i + 1,
-                column=get_column_letter(hits[1] + 1),
-                expected="one city block per table (stack side-by-side panels first)",
-            )
         if hits:
-            hs, cc = i, hits[0]
+            hs = i
             break
-    if hs is None or cc is None:
+    if hs is None:
         rejects.add(
             path.name,
             f"sheet has no city table (no {'/'.join(sorted(d.city_headers)[:3])}… header in "
@@ -638,6 +682,27 @@ def _read_table_sheet(
             sheet=sheet,
         )
         return None
+    # Side-by-side panels (ccsy-formats.md §1(a) 7): the city header repeats in one row. Block k runs
+    # from its rank column (序号, if any, just left of its city column) to the next block's start.
+    starts = []
+    for j in hits:
+        k = j
+        while k > 0 and clean_text(rows[hs][k - 1]) in RANK_HEADERS:
+            k -= 1
+        starts.append(k)
+    ends = [*starts[1:], max(len(r) for r in rows)]
+    frames = [
+        f
+        for cc, end in zip(hits, ends, strict=True)
+        if (f := _read_table_block(path, sheet, rows, hs, cc, end, d, rejects)) is not None
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _read_table_block(
+    path: Path, sheet: str, rows: list[tuple], hs: int, cc: int, end: int, d: Dictionary, rejects: Rejects
+) -> pd.DataFrame | None:
+    """Parse one city block (city column `cc`, value columns up to `end`): header block, city rows, notes."""
 
     def nonblank(r: tuple, j: int) -> bool:
         """Say whether cell j of a row holds anything."""
@@ -669,18 +734,18 @@ def _read_table_sheet(
     first_data = i
 
     # Preamble: title (may state the scope: `(不包括市辖县)`) and a `单位：…` cell.
-    title_scope = sheet_unit = None
+    title_scope = sheet_unit = title = None
     for r in rows[:hs]:
         for v in r:
             t = clean_text(v)
             if t.startswith("单位"):
                 sheet_unit = t[2:].lstrip(":") or None
-            elif t and title_scope is None:
-                title_scope = parse_header([v], d).scope
+            elif t and title is None:
+                title, title_scope = v, parse_header([v], d).scope
 
     # Column paths with merged cells filled: a blank means "same as the cell to the left" as long as
     # the columns share their parents.
-    width = max(len(rows[k]) for k in block)
+    width = min(end, max(len(rows[k]) for k in block))
     paths: list[list[str]] = [[""] * len(block) for _ in range(width)]
     for level, k in enumerate(block):
         r = rows[k]
@@ -692,8 +757,12 @@ def _read_table_sheet(
     data_rows = rows[first_data:]
     ctx = _Ctx(path, sheet, hs + 1)
     maps: list[ColumnMap] = []
+    value_columns = [c for c in range(cc + 1, width) if any(nonblank(r, c) for r in rows[first_data:])]
     for c in range(cc + 1, width):
         texts = [t for t in paths[c] if t]
+        if value_columns == [c] and title is not None and _generic_header(texts, d):
+            # A single-indicator (序号 | 城市 | 值) table: the indicator is named by the title only.
+            texts = [str(title), *texts]
         if not texts or not any(clean_text(t) for t in texts):
             if c == cc + 1:
                 continue  # the English city-name column (`City`), absent from the 2011 edition
@@ -775,6 +844,12 @@ def _read_table_sheet(
         return None
     meta = {"source_file": path.name, "sheet": sheet, "city_code_given": None}
     return _block(keep_rows, maps, meta, {"row": row_no, "city_name": names, "province_name": provs})
+
+
+def _generic_header(texts: list[str], d: Dictionary) -> bool:
+    """Say whether a value column's header names no indicator (blank, `值`/`数值`, or only a unit)."""
+    cleaned = [clean_text(t) for t in texts if clean_text(t)]
+    return all(t in GENERIC_VALUE_HEADERS or d.is_unit(t.strip("()")) for t in cleaned)
 
 
 # ----------------------------------------------------------------------------------- vendor panels
@@ -884,8 +959,39 @@ def _read_panel_rows(
     return frame
 
 
+def _read_stata(path: Path, d: Dictionary) -> tuple[list[object], list[tuple]]:
+    """Read a Stata vendor panel into a header (variable names, or their Chinese labels) and rows.
+
+    Stata 14+ files may carry Chinese variable names (dialects A and E); older ones ASCII names with the
+    Chinese header as the variable label. A name that is pure ASCII and not an ID column gives way to a
+    label with Chinese in it. Row numbers are observation numbers + 1 (the header counts as row 1).
+    """
+    try:
+        with pd.io.stata.StataReader(path) as reader:
+            df = reader.read(convert_categoricals=False, convert_dates=False)
+            labels = reader.variable_labels()
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise SourceFormatError(path, f"not a readable Stata file: {exc}", row=1,
+                                expected="a Stata .dta file (format 113-119)") from exc
+    ids = {_WS.sub("", n).lower() for names in d.panel_ids.values() for n in names}
+    header: list[object] = []
+    for name in df.columns:
+        label = labels.get(name) or ""
+        ascii_name = not _CJK.search(name) and name.lower() not in ids
+        header.append(label if ascii_name and _CJK.search(label) else name)
+    body = [
+        tuple(None if (isinstance(v, float) and np.isnan(v)) else v for v in r)
+        for r in df.itertuples(index=False, name=None)
+    ]
+    return header, body
+
+
 def _read_panel(path: Path, d: Dictionary, rejects: Rejects) -> list[pd.DataFrame]:
-    """Read a vendor panel CSV (UTF-8 or GBK) or workbook (every non-interpolated sheet)."""
+    """Read a vendor panel CSV (UTF-8 or GBK), Stata .dta or workbook (every non-interpolated sheet)."""
+    if path.suffix.lower() == ".dta":
+        header, body = _read_stata(path, d)
+        frame = _read_panel_rows(path, header, body, 1, None, d, rejects)
+        return [] if frame is None else [frame]
     if path.suffix.lower() == ".csv":
         text, _encoding = decode_text(path)
         sep = "\t" if "\t" in text.split("\n", 1)[0] and "," not in text.split("\n", 1)[0] else ","
@@ -978,6 +1084,7 @@ def read_yearbook(folder: Path, dictionary: Path | None = None) -> LoadResult:
     if frames:
         table = pd.concat(frames, ignore_index=True)
         table = _to_values(table, d, rejects)
+        table = _quarantine(table, d, rejects)
         table = _typed(table)
     else:
         table = _empty_table()

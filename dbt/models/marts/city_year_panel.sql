@@ -7,7 +7,8 @@
 --     the flag `<column>_imputed` is true. Filled values REPLACE the published ones in the same column
 --     (the published value is `<column>` where `<column>_imputed` is false; null otherwise); n_imputed
 --     counts the imputed cells of the row. Derived columns below are computed from the filled columns;
---   * emissions, lights and robot exposure joined by key;
+--   * emissions, lights and robot exposure joined by key; CO2 from energy use with its flags
+--     (int_energy__city_co2, docs/energy-co2.md);
 --   * prices: provincial indices = 1 in var('price_base_year') (default 2010), int_prices__deflators;
 --     real values are nominal / the provincial implied GDP deflator, null where it is (2020+);
 --   * derived variables of the seed papers (specs seed_000 §3.4, seed_002 §4.2, seed_004 §3.3).
@@ -85,7 +86,8 @@ joined as (
         conv.ln_co2_growth_yoy,
         prices.gdp_deflator,
         prices.cpi_index,
-        size.size_class
+        size.size_class,
+        energy.* exclude (city_code, year)
     from spine
     left join yearbook using (city_code, year)
     left join prices using (province_code, year)
@@ -97,6 +99,7 @@ joined as (
     left join {{ ref('int_cities__size_class') }} as size using (city_code, year)
     left join {{ ref('int_capital__stock') }} as capital using (city_code, year)
     left join {{ ref('int_emissions__convergence') }} as conv using (city_code, year)
+    left join {{ ref('int_energy__city_co2') }} as energy using (city_code, year)
 )
 
 select
@@ -107,6 +110,16 @@ select
     co2_mt * 1e6 / nullif(pop_total_10k * 1e4, 0) as co2_per_capita_t,
     co2_mt * 1e6 / nullif(gdp_10k_yuan, 0) as co2_intensity_t_per_10k_yuan,
     ln(nullif(co2_industrial_mt * 1e6 / nullif(industrial_va_10k_yuan, 0), 0)) as ln_industrial_co2_intensity,
+    ---------- CO2 from energy use (int_energy__city_co2; seed 002 outcomes in logs, seed 001 CO2 and CO2/GDP)
+    ln(nullif(co2_energy_total, 0)) as ln_co2_energy_total,
+    ln(nullif(co2_energy_electricity, 0)) as ln_co2_energy_electricity,
+    ln(nullif(co2_energy_industrial_electricity, 0)) as ln_co2_energy_industrial_electricity,
+    ln(nullif(co2_energy_residential_electricity, 0)) as ln_co2_energy_residential_electricity,
+    ln(nullif(co2_energy_heat, 0)) as ln_co2_energy_heat,
+    ln(nullif(co2_energy_transport, 0)) as ln_co2_energy_transport,
+    ln(nullif(co2_energy_direct, 0)) as ln_co2_energy_direct,
+    co2_energy_total * 1e6 / nullif(gdp_10k_yuan, 0) as co2_energy_intensity_t_per_10k_yuan,
+    ln(nullif(co2_energy_total * 1e6 / nullif(gdp_10k_yuan, 0), 0)) as ln_co2_energy_intensity,
     ---------- economy
     college_students / nullif(pop_total_10k * 1e4, 0) as human_capital,
     ln(nullif(gdp_per_capita_yuan, 0)) as ln_gdp_per_capita,

@@ -2,7 +2,9 @@
 -- bare municipalities) are matched exactly against the unambiguous spellings of int_cities__name_lookup
 -- (curated aliases, incl. every label of the real file, plus generated province-prefixed names). CEADs
 -- labels name one unit over the whole file, so the spelling's validity years are not applied. A label
--- without a match keeps a null city_code and fails this model's not_null test, which lists it.
+-- without a match keeps a null city_code; the post-hook then fails the model listing every such label with
+-- its first file, sheet and row (macros/fail_on_unresolved_names.sql); the not_null test stays as well.
+{{ config(post_hook="{{ fail_on_unresolved_names(['ceads_name']) }}") }}
 with emissions as (
     select * from {{ ref('stg_ceads__city_emissions') }}
 ),

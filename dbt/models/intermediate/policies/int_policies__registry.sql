@@ -50,6 +50,8 @@ name_rules (prefecture_city_cn, lookup_name, mapping_status, mapping_note) as (
          'XPCC county-level city governed by the region (兵团第一师); resolved as its own unit, no prefecture parent'),
         ('石河子市(自治区直辖县级市/兵团第八师)', '石河子市', 'province_administered_unit',
          'XPCC county-level city governed by the region (兵团第八师); resolved as its own unit, no prefecture parent'),
+        ('五家渠市 (自治区直辖县级市)', '五家渠市', 'province_administered_unit',
+         'XPCC (兵团) county-level city governed by the region; resolved as its own unit, no prefecture parent'),
         ('济源市', '济源市', 'province_administered_unit',
          'county-level city governed directly by 河南省; resolved as its own unit, not part of any prefecture'),
         ('(海南省直辖县)', null, 'no_prefecture_parent',

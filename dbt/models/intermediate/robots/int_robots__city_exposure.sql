@@ -3,7 +3,8 @@
 -- j = IFR industries with a GB/T 4754-2002 section the yearbook reports employment for; b = base year
 -- (var robot_base_year); L_j,b = base-year employment of section j summed over the panel's cities;
 -- R_jt = installations in China (country CN); the US series gives the instrument `robot_exposure_us`.
--- Units: robots per 10,000 workers.
+-- Units: robots per 10,000 workers. Every sum runs in a fixed order (float addition is not associative),
+-- so that rebuilds are bit-identical.
 {% set base_year = var('robot_base_year') %}
 
 with industries as (
@@ -23,7 +24,7 @@ level1 as (
 ),
 
 children as (
-    select r.country, r.year, i.parent_code as ifr_code, sum(r.installations) as installations
+    select r.country, r.year, i.parent_code as ifr_code, sum(r.installations order by r.industry_code) as installations
     from robots as r
     inner join industries as i on r.industry_code = i.ifr_code and i.level = 2
     group by all
@@ -55,7 +56,7 @@ city_total as (
 ),
 
 national as (
-    select gbt_section, sum(employment_10k) as national_employment_10k
+    select gbt_section, sum(employment_10k order by city_code) as national_employment_10k
     from base_employment
     group by gbt_section
 ),
@@ -65,8 +66,8 @@ exposure as (
         e.city_code,
         r.year,
         r.country,
-        sum(e.employment_10k / t.employment_total_10k * r.installations / n.national_employment_10k)
-            as exposure
+        sum(e.employment_10k / t.employment_total_10k * r.installations / n.national_employment_10k
+            order by e.gbt_section) as exposure
     from base_employment as e
     inner join city_total as t using (city_code)
     inner join national as n using (gbt_section)

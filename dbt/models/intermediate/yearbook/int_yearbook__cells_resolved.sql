@@ -1,7 +1,9 @@
 -- Yearbook cells with their city_code. Resolution is exact: a code printed in the file (vendor panels'
 -- 行政区划代码) if it is a known unit, else the name through int_cities__name_lookup (unambiguous
 -- spellings valid in the data year), else the province-qualified name. Unresolved cells keep a null
--- city_code and fail the `not_null` test on this model, which lists them.
+-- city_code; the post-hook then fails the model with every unresolved name, its data year and the file,
+-- sheet and row it was first read from (the `not_null` test on city_code stays as the check of record).
+{{ config(post_hook="{{ fail_on_unresolved_names(['city_name', 'province_name', 'city_code_given']) }}") }}
 with cells as (
     select * from {{ ref('stg_yearbook__indicators') }}
 ),

@@ -1,8 +1,9 @@
 -- Yearbook values on the full panel spine with interior gaps filled by linear interpolation: one row
 -- per city_code x year x variable x scope, for every city the yearbook reports on (any variable, any
--- year), every yearbook year and every published variable-scope. The spine is built as the published
--- cells plus the missing ones by position (interior / leading / trailing / never published), so that
--- only the published cells are sorted (one window) — the model stays cheap at 10x the sample.
+-- year), every yearbook year and every variable-scope of the dictionary (published or not). The spine
+-- is built as the published cells plus the missing ones by position (interior / leading / trailing /
+-- never published), so that only the published cells are sorted (one window) — the model stays cheap
+-- at 10x the sample.
 --
 -- Rules (issue 4; seed 002 §7.1 "Interpolate sporadic gaps"):
 --   * only INTERIOR gaps: a missing year with a published value both before and after it in the same
@@ -27,17 +28,28 @@ with vals as (
 ),
 
 dictionary as (
-    select variable, coalesce(canonical_scope, 'city') as canonical_scope from {{ ref('stg_yearbook__dictionary') }}
+    select variable, coalesce(canonical_scope, 'city') as canonical_scope, scopes
+    from {{ ref('stg_yearbook__dictionary') }}
 ),
 
--- Panel column of each published variable-scope (same naming as int_yearbook__wide).
+-- Panel column of every variable-scope the DICTIONARY declares (not only the published ones), so the
+-- panel has the same yearbook columns whatever subset of files or variables is present: a variable no
+-- file publishes is a column of nulls, `never_published` here and n_observed = 0 in yearbook_coverage.
+-- Published keys outside the dictionary (the reader maps only dictionary variables) are kept too.
 keys as (
-    select distinct
-        v.variable,
-        v.scope,
-        case when v.scope = coalesce(d.canonical_scope, 'city') then v.variable
-             else v.variable || '_' || v.scope end as column_name
-    from vals as v
+    select d.variable, s.scope
+    from dictionary as d, unnest(string_split(d.scopes, ',')) as s(scope)
+    union
+    select distinct variable, scope from vals
+),
+
+keys_named as (
+    select
+        k.variable,
+        k.scope,
+        case when k.scope = coalesce(d.canonical_scope, 'city') then k.variable
+             else k.variable || '_' || k.scope end as column_name
+    from keys as k
     left join dictionary as d using (variable)
 ),
 
@@ -107,7 +119,7 @@ ends as (
 never as (
     select c.city_code, k.variable, k.scope, y.year, 'never_published' as gap_position
     from cities as c
-    cross join keys as k
+    cross join keys_named as k
     anti join bounds as b on b.city_code = c.city_code and b.variable = k.variable and b.scope = k.scope
     cross join years as y
 ),
@@ -138,7 +150,7 @@ classified as (
         k.column_name,
         k.column_name in (select column_name from imputable) as is_imputable
     from cells as c
-    inner join keys as k using (variable, scope)
+    inner join keys_named as k using (variable, scope)
 ),
 
 filled as (

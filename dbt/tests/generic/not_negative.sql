@@ -1,0 +1,4 @@
+{#- No negative value in `column_name` (nulls allowed). -#}
+{% test not_negative(model, column_name) %}
+select {{ column_name }} from {{ model }} where {{ column_name }} < 0
+{% endtest %}
