@@ -9,8 +9,10 @@ import dagster as dg
 from dagster_project.assets.checks import gx_checks
 from dagster_project.assets.dbt import carbon_panel_dbt
 from dagster_project.assets.designs import all_design_assets
+from dagster_project.assets.downscaling import downscaling_assets
 from dagster_project.assets.ingest import ingest_assets
 from dagster_project.assets.measures import measure_assets
+from dagster_project.assets.robots import robot_assets
 from dagster_project.config import settings
 from dagster_project.resources import make_resources
 
@@ -40,7 +42,8 @@ def raw_files_changed(context: dg.SensorEvaluationContext) -> dg.SensorResult | 
 def build_definitions(warehouse: Path | None = None, raw_dir: Path | None = None) -> dg.Definitions:
     """Assemble the Definitions for a warehouse file and raw folder (defaults: the environment)."""
     return dg.Definitions(
-        assets=[*ingest_assets, carbon_panel_dbt, *all_design_assets(), *measure_assets],
+        assets=[*ingest_assets, carbon_panel_dbt, *all_design_assets(), *downscaling_assets, *robot_assets,
+                *measure_assets],
         asset_checks=gx_checks,
         jobs=[refresh_all],
         schedules=[weekly_refresh],

@@ -61,9 +61,9 @@ def ifr_robots() -> gx.ExpectationSuite:
 
 
 def nightlights() -> gx.ExpectationSuite:
-    """Night lights: one row per city-year-sensor, non-negative sums."""
+    """Night lights: one row per unit-year-sensor (a municipality is both a city and a province), sums >= 0."""
     return gx.ExpectationSuite(name="raw.nightlights", expectations=[
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["city_code", "year", "sensor"]),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["city_code", "unit_kind", "year", "sensor"]),
         gxe.ExpectColumnValuesToBeInSet(column="sensor", value_set=["dmsp", "viirs"]),
         gxe.ExpectColumnValuesToBeBetween(column="sum_light", min_value=0),
     ])

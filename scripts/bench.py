@@ -9,8 +9,13 @@ Figures asked for by the issues:
 - issue 10: the Luenberger decomposition (CRS and VRS frontiers of every year and every cross-period
   pair) for 280 cities x 14 years, production (T) and green (GT), target < 60 s on 2 cores.
 
+- issue 9: zonal night-light sums for 340 polygons over a 4,000 x 4,000 raster (seconds per raster, VIIRS-style
+  float sums and DMSP-style calibrated histograms), and the peak memory of zonal statistics on a
+  43,201 x 16,801 tiled, compressed GeoTIFF (the global DMSP grid; written sparse, so it is small on disk),
+  measured in a child process (ru_maxrss) against the same process before it opens the raster.
+
 Results are printed and written to .bench/results.json. BENCH_SCALES=1x skips the 10x build;
-BENCH_SCALES=none runs only the estimator timings.
+BENCH_SCALES=none runs only the estimator and zonal timings; BENCH_ZONAL=0 skips the zonal ones.
 """
 
 from __future__ import annotations
@@ -162,6 +167,91 @@ def twfe_1m() -> dict[str, float]:
             sink.append(time.perf_counter() - t0)
     return {"twfe_1m_rows_ours_s": round(statistics.median(t_ours), 3),
             "twfe_1m_rows_pyfixest_s": round(statistics.median(t_ref), 3)}
+def _bench_polygons(n: int = 340) -> object:
+    """n synthetic city polygons (Voronoi cells of real seats plus synthetic units) as a boundaries table."""
+    import tempfile
+
+    from dagster_project.sample.boundaries import write_boundaries
+    from dagster_project.sample.dgp import simulate
+    from dagster_project.sources.boundaries import read_boundaries
+
+    truth = simulate(n_cities=n, years=[2010])
+    with tempfile.TemporaryDirectory() as tmp:
+        write_boundaries(truth, Path(tmp))
+        (Path(tmp) / "boundaries" / "provinces.geojson").unlink()
+        # Units beyond the 338 real ones are synthetic extension units (<raw>/cities/), as in the sample.
+        (Path(tmp) / "cities").mkdir()
+        truth.cities[["city_code", "province_code"]].to_csv(Path(tmp) / "cities" / "units.csv", index=False)
+        return read_boundaries(Path(tmp) / "boundaries").table
+
+
+def zonal() -> dict[str, float]:
+    """Issue 9 timings: 340 polygons x a 4,000 x 4,000 raster, and memory on a 43,201 x 16,801 tiled GeoTIFF."""
+    import tempfile
+
+    import numpy as np
+    import rasterio
+    import shapely
+    from rasterio.transform import from_bounds
+
+    from dagster_project.sources.nightlights import zonal_light
+
+    units = _bench_polygons()
+    out: dict[str, float] = {"polygons": len(units)}
+    west, south, east, north = shapely.total_bounds(shapely.from_wkt(units["geometry_wkt"].to_numpy(str)))
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        profile = {"driver": "GTiff", "width": 4000, "height": 4000, "count": 1, "crs": "EPSG:4326",
+                   "transform": from_bounds(west, south, east, north, 4000, 4000), "tiled": True,
+                   "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
+        viirs, dmsp = Path(tmp) / "viirs.tif", Path(tmp) / "dmsp.tif"
+        with rasterio.open(viirs, "w", dtype="float32", **profile) as dst:
+            dst.write(rng.gamma(1.0, 2.0, size=(4000, 4000)).astype("float32"), 1)
+        with rasterio.open(dmsp, "w", dtype="uint8", **profile) as dst:
+            dst.write(rng.integers(0, 64, size=(4000, 4000)).astype("uint8"), 1)
+        out["zonal_4000x4000_viirs_sum_s"] = round(best_of(lambda: zonal_light(
+            viirs, units, sensor="viirs", satellite=None, year=2015)), 2)
+        out["zonal_4000x4000_dmsp_calibrated_s"] = round(best_of(lambda: zonal_light(
+            dmsp, units, sensor="dmsp", satellite="F16", year=2005)), 2)
+
+        # The global DMSP grid: 30 arc-second pixels, lon -180..180.0083, lat -65..75; only tiles over the
+        # polygons are written (GDAL leaves the others sparse), so the file stays small.
+        big = Path(tmp) / "F162005.v4b_web.stable_lights.avg_vis.tif"
+        res = 1 / 120
+        transform = from_bounds(-180 - res / 2, -65 - res / 2, 180 + res / 2, 75 + res / 2, 43201, 16801)
+        with rasterio.open(big, "w", driver="GTiff", width=43201, height=16801, count=1, dtype="uint8",
+                           crs="EPSG:4326", transform=transform, tiled=True, blockxsize=512, blockysize=512,
+                           compress="deflate", sparse_ok=True, nodata=255) as dst:
+            win = dst.window(west, south, east, north).round_offsets().round_lengths()
+            for r0 in range(int(win.row_off), int(win.row_off + win.height), 1024):
+                h = min(1024, int(win.row_off + win.height) - r0)
+                block = rng.integers(0, 64, size=(h, int(win.width))).astype("uint8")
+                dst.write(block, 1, window=rasterio.windows.Window(win.col_off, r0, win.width, h))
+        out["global_tif_mb_on_disk"] = round(big.stat().st_size / 1e6, 1)
+        units.to_csv(Path(tmp) / "units.csv", index=False)
+        child = subprocess.run([sys.executable, __file__, "--zonal-memory", str(big), str(Path(tmp) / "units.csv")],
+                               check=True, capture_output=True, text=True, cwd=ROOT)
+        out.update(json.loads(child.stdout.strip().splitlines()[-1]))
+    out["global_raster_in_memory_mb_if_loaded"] = round(43201 * 16801 / 1e6, 1)
+    return out
+
+
+def zonal_memory_child(tif: str, units_path: str) -> None:
+    """Child process: peak RSS before and after zonal statistics on one large raster (printed as JSON)."""
+    import resource
+
+    import pandas as pd
+
+    from dagster_project.sources.nightlights import zonal_light
+
+    units = pd.read_csv(units_path, dtype=str)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    zonal_light(Path(tif), units, sensor="dmsp", satellite="F16", year=2005)
+    elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"global_zonal_s": round(elapsed, 1), "peak_rss_before_mb": round(before, 1),
+                      "peak_rss_after_mb": round(after, 1)}))
 
 
 def main() -> int:
@@ -202,6 +292,9 @@ def main() -> int:
     print(f"panel threshold (8,000 observations): {results['threshold_8000_obs']}")
     results["productivity_280x14"] = productivity()
     print(f"Luenberger (280 units x 14 years): {results['productivity_280x14']}")
+    if os.environ.get("BENCH_ZONAL", "1") != "0":
+        results["zonal"] = zonal()
+        print(f"zonal statistics: {results['zonal']}", flush=True)
     results["estimators_300x15"] = estimators()
     print(f"estimators (300 units x 15 years): {results['estimators_300x15']}")
     results["twfe_1m_rows"] = twfe_1m()
@@ -219,4 +312,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--zonal-memory":
+        zonal_memory_child(sys.argv[2], sys.argv[3])
+        sys.exit(0)
     sys.exit(main())

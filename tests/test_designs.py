@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -170,3 +171,56 @@ def test_replication_report_files(built_warehouse: Path, built_reports: Path) ->
     cmp = q(built_warehouse, "select * from analysis.replication_comparison where paper = 'seed_002'")
     table4 = cmp[cmp.table_id == "4"]
     assert set(table4["published_dependent"]) >= {"total_CO2", "electricity_CO2"}
+
+
+def test_heterogeneity_robust_specs_recover_the_planted_effects(built_warehouse: Path) -> None:
+    """On the built warehouse, through the design layer: the seed-002 CS and two-stage designs on the energy-
+    accounting CO2 (full coverage; the sample plants ATT(g, e) = base_g + slope_g·e on every energy input, see
+    docs/sample-dgp.md) cover the planted cohort ATTs and dynamic effects in their 95% intervals.
+
+    Achieved on the 120-city test universe: cohort 2015 -0.117 (planted -0.120), cohort 2017 -0.052 (-0.050),
+    e = 0 -0.042 (-0.036); every planted value inside the interval. The ring coefficients are not asserted: with
+    120 cities too few untreated city-years sit in each band (the report states the sample of every column).
+    """
+    from analysis.designs.frame import load_tables
+    from analysis.designs.runner import run_design
+    from dagster_project.sample.dgp import BIGDATA_ATT_BASE, BIGDATA_ATT_SLOPE
+
+    d = load_design(DESIGNS["seed_002"])
+    base = {s.id: s for s in d.specs}
+    cs = base["seed002.table4.col1"]
+    ts = base["seed002.table10.col1"]
+    specs = (
+        dataclasses.replace(cs, id="seed002.table4.col1.group", options={**cs.options, "aggregate": "group"}),
+        dataclasses.replace(cs, id="seed002.table4.col1.dynamic", options={**cs.options, "aggregate": "dynamic"}),
+        dataclasses.replace(ts, id="seed002.table10.col1.dynamic", options={"event_study": True},
+                            treatment={**ts.treatment, "rings_for_treated": False}),
+    )
+    conn = duckdb.connect(str(built_warehouse), read_only=True)
+    try:
+        years = conn.execute("select min(year), max(year) from marts.city_year_panel").fetchone()
+        tables = load_tables(conn, columns=["ln_co2_energy_total", "gdp_per_capita_yuan"])
+    finally:
+        conn.close()
+    design = dataclasses.replace(d, specs=specs, panel={**d.panel, "years": list(years)})
+    run = {r.spec.id: r for r in run_design(design, tables).runs}
+
+    def planted(g: int, e: int) -> float:
+        return BIGDATA_ATT_BASE[g] + BIGDATA_ATT_SLOPE[g] * e
+
+    last = years[1]
+    group = run["seed002.table4.col1.group"].result
+    ci = group.conf_int()
+    for g in (2015, 2017):
+        truth = np.mean([planted(g, e) for e in range(last - g + 1)])
+        lo, hi = ci.loc[f"cohort::{g}"]
+        assert lo <= truth <= hi, (g, truth, lo, hi)
+    sizes = group.sample.cohorts
+    for kind in ("seed002.table4.col1.dynamic", "seed002.table10.col1.dynamic"):
+        res = run[kind].result
+        ci = res.conf_int()
+        for e in range(0, 5):
+            w = {g: sizes[str(g)] for g in (2015, 2017) if g + e <= last}
+            truth = sum(planted(g, e) * n for g, n in w.items()) / sum(w.values())
+            lo, hi = ci.loc[f"event_time::{e}"] if kind.startswith("seed002.table4") else ci.loc[e]
+            assert lo <= truth <= hi, (kind, e, truth, lo, hi)

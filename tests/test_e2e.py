@@ -46,11 +46,15 @@ def test_downscaled_industrial_co2_and_robot_exposure(built_warehouse: Path, sam
     truth = pd.read_csv(sample_dir / "_truth" / "city_year.csv", dtype={"city_code": str})
     m = panel.merge(truth, on=["city_code", "year"], suffixes=("", "_truth")).dropna(subset=["co2_industrial_mt"])
     assert len(m) > 0.9 * len(truth)
-    # Light shares carry 2% noise (docs/sample-dgp.md).
-    ratio = m["co2_industrial_mt"] / m["co2_industrial_mt_truth"]
-    assert ratio.between(0.85, 1.15).mean() > 0.95
+    # Light departs from industrial CO2 by a city level (sd 0.3) and yearly noise (sd 0.08), docs/sample-dgp.md:
+    # the log ratio downscaled / true has a within-city sd near 0.08 (0.083 achieved) and an overall sd near 0.3
+    # (0.33 achieved), so downscaling is informative but not an identity.
+    log_ratio = np.log(m["co2_industrial_mt"] / m["co2_industrial_mt_truth"])
+    within = log_ratio - log_ratio.groupby(m["city_code"]).transform("mean")
+    assert 0.06 < within.std() < 0.11
+    assert 0.2 < log_ratio.std() < 0.45
     r = m.dropna(subset=["robot_exposure"])
-    np.testing.assert_allclose(r["robot_exposure"], r["robot_exposure_truth"], rtol=0.02)
+    np.testing.assert_allclose(r["robot_exposure"], r["robot_exposure_truth"], rtol=5e-4)
 
 
 def test_checks_passed_and_rejects_recorded(built_warehouse: Path) -> None:

@@ -47,8 +47,9 @@ def raw(truth: Truth, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def boundaries(raw: Path) -> pd.DataFrame:
-    """The boundary table read back from the sample GeoJSON."""
-    return read_boundaries(raw / "boundaries").table
+    """The city rows of the boundary table read back from the sample GeoJSON (provinces.geojson aside)."""
+    table = read_boundaries(raw / "boundaries").table
+    return table[table["unit_kind"] == "city"].reset_index(drop=True)
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -69,6 +70,9 @@ def test_boundaries_round_trip(truth: Truth, raw: Path, boundaries: pd.DataFrame
     seats = truth.cities.set_index("city_code").loc[boundaries["city_code"]]
     assert shapely.contains_xy(geoms, seats["seat_lon"].to_numpy(), seats["seat_lat"].to_numpy()).all()
     assert (boundaries["area_km2"] > 0).all()
+    provinces = res.table[res.table["unit_kind"] == "province"]
+    assert set(provinces["city_code"]) == set(truth.cities["province_code"])
+    assert provinces["area_km2"].sum() == pytest.approx(boundaries["area_km2"].sum(), rel=1e-9)
     doc = json.loads((raw / "boundaries" / "cities.geojson").read_text(encoding="utf-8"))
     assert doc["metadata"]["synthetic"] is True
     assert all(f["properties"]["synthetic_boundary"] is True for f in doc["features"])
@@ -161,7 +165,7 @@ def test_writers_are_byte_deterministic(tmp_path: Path) -> None:
         paths = _write_all(truth, out)
         digests.append({str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths})
     assert digests[0] == digests[1]
-    assert len(digests[0]) == 1 + 2 + 4  # geojson, xlsx + csv, 2 DMSP + 2 VIIRS years
+    assert len(digests[0]) == 2 + 2 + 4  # cities + provinces geojson, xlsx + csv, 2 DMSP + 2 VIIRS years
 
 
 # ---------------------------------------------------------------- bad inputs

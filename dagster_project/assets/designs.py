@@ -43,6 +43,13 @@ RESULTS_DDL = {
     "not_estimable": """
         spec_id varchar, paper varchar, table_id varchar, column_id varchar, label varchar, estimator varchar,
         reason varchar""",
+    "replication_comparison": """
+        spec_id varchar, paper varchar, table_id varchar, column_id varchar, label varchar, estimator varchar,
+        published_dependent varchar, published_term varchar, published_model varchar, published_estimate double,
+        published_se double, published_stars varchar, published_nobs bigint, published_qualitative boolean,
+        published_note varchar, our_term varchar, our_estimate double, our_se double, our_p_value double,
+        our_stars varchar, our_ci_lower double, our_ci_upper double, our_nobs bigint, sign_agrees boolean,
+        published_in_ci boolean, stars_agree boolean""",
 }
 
 
@@ -169,13 +176,12 @@ def _report_asset(design: DesignFile, table_keys: list[dg.AssetKey]) -> dg.Asset
         with warehouse.connection() as conn:
             conn.execute("begin transaction")
             try:
-                conn.execute("create schema if not exists analysis")
-                conn.register("_cmp", cmp)
-                conn.execute("create table if not exists analysis.replication_comparison as "
-                             "select * from _cmp limit 0")
+                ensure_result_tables(conn)
                 conn.execute("delete from analysis.replication_comparison where paper = ?", [design.paper])
-                conn.execute("insert into analysis.replication_comparison by name select * from _cmp")
-                conn.unregister("_cmp")
+                if len(cmp):
+                    conn.register("_cmp", cmp)
+                    conn.execute("insert into analysis.replication_comparison by name select * from _cmp")
+                    conn.unregister("_cmp")
                 conn.execute("commit")
             except Exception:
                 conn.execute("rollback")

@@ -19,6 +19,7 @@ from dagster_project.resources import Warehouse
 from dagster_project.sources.boundaries import read_boundaries
 from dagster_project.sources.ceads import read_city_inventory, read_county_emissions, read_provincial_inventories
 from dagster_project.sources.common import LoadResult, SourceFormatError
+from dagster_project.sources.employment import read_base_employment
 from dagster_project.sources.ifr import read_ifr
 from dagster_project.sources.nightlights import read_nightlights
 from dagster_project.sources.transport_intensity import read_transport_intensity
@@ -150,4 +151,21 @@ def city_extensions(warehouse: Warehouse) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": len(table), "files": len(files)})
 
 
-ingest_assets = [make_ingest_asset(s) for s in SPECS] + [yearbook_dictionary, city_extensions]
+@dg.asset(key=["raw", "base_employment"], group_name="ingest_employment", kinds={"python", "duckdb"},
+          description="Base-year employment by city x GB/T 4754 two-digit industry from <raw>/employment/ "
+                      "(optional: without it robot exposure falls back to yearbook sections).")
+def base_employment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Load the robot-exposure base shares; an absent folder is allowed and logged, not an error."""
+    folder = Path(warehouse.raw_dir) / "employment"
+    result = read_base_employment(folder)
+    if not result.files:
+        context.log.warning(f"no base-employment files in {folder}: robot exposure uses yearbook sections")
+    files = [(str(p), p.stat().st_size, _sha256(p)) for p in result.files]
+    with warehouse.connection() as conn:
+        replace_raw_table(conn, "base_employment", result.table, asset="base_employment",
+                          rejected=result.rejected, files=files)
+    return dg.MaterializeResult(metadata={"dagster/row_count": len(result.table),
+                                          "rejected_rows": len(result.rejected), "files": len(files)})
+
+
+ingest_assets = [make_ingest_asset(s) for s in SPECS] + [yearbook_dictionary, city_extensions, base_employment]

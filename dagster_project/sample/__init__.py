@@ -27,9 +27,10 @@ ceads/city/        CEADs city inventory workbook (sheets NOTE, emission vector, 
 ceads/provincial/  CEADs provincial inventories, one workbook per year (1997-2017 and 2018+ label layouts)
 ceads/county/      County CO2 workbook (C1997...C2017 columns)
 ifr/               IFR World Robotics style export (CN, US)
+employment/        base-year (2004) employment by city x GB/T 4754-2002 division, with national rows (000000)
 nightlights/dmsp/  DMSP-OLS-like GeoTIFFs (DN 0-63), years <= 2013
 nightlights/viirs/ VIIRS-like GeoTIFFs (radiance), years >= 2012
-boundaries/        synthetic city polygons (Voronoi cells around real seats), GeoJSON
+boundaries/        synthetic city polygons (Voronoi cells around real seats) and their province unions, GeoJSON
 urban_construction/ China Urban Construction Statistical Yearbook style central-heating tables, one per year
 transport/         the user-supplied transport energy-intensity table (planted SYNTHETIC values)
 cities/            (only with more cities than the real universe) the synthetic extra units
@@ -52,6 +53,7 @@ def generate(out: Path, n_cities: int | None = None, years: range | list[int] = 
     """Write every source's sample files under `out`; same arguments give the same bytes."""
     from dagster_project.sample.boundaries import write_boundaries
     from dagster_project.sample.ceads import write_ceads
+    from dagster_project.sample.employment import write_base_employment
     from dagster_project.sample.ifr import write_ifr
     from dagster_project.sample.nightlights import write_nightlights
     from dagster_project.sample.transport import write_transport
@@ -67,8 +69,8 @@ def generate(out: Path, n_cities: int | None = None, years: range | list[int] = 
     county_truth = replace(truth, counties=truth.counties[real],
                            county_year=truth.county_year[truth.county_year["city_code"].isin(
                                truth.counties.loc[real, "city_code"])])
-    for writer in (write_yearbook, write_ifr, write_boundaries, write_nightlights, write_urban_construction,
-                   write_transport):
+    for writer in (write_yearbook, write_ifr, write_base_employment, write_boundaries, write_nightlights,
+                   write_urban_construction, write_transport):
         paths += writer(truth, out)
     paths += write_ceads(county_truth, out)
     paths += _write_truth(truth, out)

@@ -30,6 +30,7 @@ from dagster_project.sample.files import write_text
 COORD_DECIMALS = 5
 ENVELOPE_BUFFER_DEG = 1.0
 BOUNDARY_FILE = "boundaries/cities.geojson"
+PROVINCE_FILE = "boundaries/provinces.geojson"
 NOTE = (
     "SYNTHETIC boundary: the Voronoi cell of the city seat, clipped to the buffered convex hull of all "
     "seats. Not a real administrative boundary; shape and area are meaningless outside the sample."
@@ -124,13 +125,36 @@ def polygons_from_collection(fc: dict) -> list[tuple[str, Polygon | MultiPolygon
     return [(f["properties"]["city_code"], shapely.geometry.shape(f["geometry"])) for f in fc["features"]]
 
 
-def write_boundaries(truth: Truth, out_dir: Path) -> list[Path]:
-    """Write `out_dir/boundaries/cities.geojson` (synthetic Voronoi polygons) and return the paths written."""
-    fc = city_feature_collection(truth)
-    # One feature per line keeps the file diff-able; ensure_ascii=False keeps Chinese names readable.
+def province_feature_collection(fc: dict) -> dict:
+    """Province polygons as the union of their cities' synthetic cells (so units tile their province)."""
+    by_province: dict[str, list] = {}
+    for f in fc["features"]:
+        by_province.setdefault(f["properties"]["province_code"], []).append(shapely.geometry.shape(f["geometry"]))
+    features = []
+    for code in sorted(by_province):
+        union = shapely.union_all(by_province[code])
+        features.append({
+            "type": "Feature",
+            "properties": {"province_code": code, "synthetic_boundary": True,
+                           "note": "SYNTHETIC: union of the province's synthetic city cells"},
+            "geometry": shapely.geometry.mapping(union),
+        })
+    return {"type": "FeatureCollection", "name": "carbon_panel_synthetic_province_boundaries",
+            "metadata": {"synthetic": True, "method": "union of the city Voronoi cells of cities.geojson",
+                         "crs": "EPSG:4326 (WGS 84 longitude/latitude, RFC 7946)"},
+            "features": features}
+
+
+def _dump(fc: dict) -> str:
+    """Serialise a FeatureCollection with one feature per line (diff-able, reproducible bytes)."""
     lines = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in fc["features"]]
     head = {k: v for k, v in fc.items() if k != "features"}
     text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1] + ',"features":[\n'
-    text += ",\n".join(lines) + "\n]}\n"
-    return [write_text(Path(out_dir) / BOUNDARY_FILE, text)]
+    return text + ",\n".join(lines) + "\n]}\n"
 
+
+def write_boundaries(truth: Truth, out_dir: Path) -> list[Path]:
+    """Write synthetic city polygons (cities.geojson) and their province unions (provinces.geojson)."""
+    fc = city_feature_collection(truth)
+    return [write_text(Path(out_dir) / BOUNDARY_FILE, _dump(fc)),
+            write_text(Path(out_dir) / PROVINCE_FILE, _dump(province_feature_collection(fc)))]

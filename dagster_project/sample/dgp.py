@@ -51,11 +51,21 @@ ROBOT_BETA_HIGH = -0.030
 HUMAN_CAPITAL_THRESHOLD = 0.035
 ROBOT_BASE_YEAR = 2004
 
+# Seed 004 downscaling: city light = LIGHT_PER_CO2 x industrial CO2 (Mt) x exp(c_i + e_it), c_i ~ N(0,
+# LIGHT_CITY_SD), e_it ~ N(0, LIGHT_NOISE_SD): CO2 is planted first, light shares depart from CO2 shares.
+LIGHT_PER_CO2 = 1000.0
+LIGHT_CITY_SD = 0.3
+LIGHT_NOISE_SD = 0.08
+LIGHT_STREAM = 0x4C49  # "LI"
+
 # Seed 000: digital economy lowers within-city (across-county) emission inequality, measured by the
 # population-weighted Theil index; d Theil / d ln D.
 DIGITAL_THEIL_BETA = -0.020
 
-# IFR industries used for the Bartik robot exposure, with the yearbook employment column they map to.
+# Base-year employment by GB/T 4754-2002 division (the base-employment source): each yearbook section's
+# employment is split over its divisions with city-specific Dirichlet shares, so exposure varies within
+# manufacturing. Divisions with no IFR industry (wholesale 63, retail 65) take the "other" employment.
+# National totals = the sum over the sample's cities x (1 + EMPLOYMENT_OUTSIDE_SHARE) (units outside them).
 IFR_TO_EMPLOYMENT = {
     "A-B": "emp_agriculture_10k",
     "C": "emp_mining_10k",
@@ -64,7 +74,15 @@ IFR_TO_EMPLOYMENT = {
     "F": "emp_construction_10k",
     "P": "emp_education_10k",
 }
-IFR_OTHER_CODES = ("90", "99")
+UNMAPPED_DIVISIONS = ("63", "65")
+MANUFACTURING_DIVISION_CONCENTRATION = 3.0
+EMPLOYMENT_OUTSIDE_SHARE = 0.04
+EMPLOYMENT_STREAM = 0x454D  # "EM"
+BASE_GBT_VERSION = "2002"
+# Unspecified IFR codes spread pro rata over the specified codes under the same parent (documented option).
+UNSPECIFIED_IFR_CODES = ("99", "91")
+CONCORDANCE_CSV = SEEDS_DIR.parent / "ifr" / "ifr_gbt_concordance.csv"
+IFR_INDUSTRIES_CSV = SEEDS_DIR.parent / "ifr" / "ifr_industries.csv"
 
 # Yearbook variables: canonical name -> canonical unit (the writers render headers/units from these).
 YEARBOOK_VARIABLES: dict[str, str] = {
@@ -152,6 +170,7 @@ class Truth:
     county_year: pd.DataFrame
     province_year: pd.DataFrame
     ifr: pd.DataFrame
+    base_employment: pd.DataFrame | None = None
 
 
 def load_universe(n_cities: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -316,16 +335,11 @@ def simulate(n_cities: int | None = None, years: range | list[int] = range(2003,
     # ---------- IFR robots (national, by industry) and the Bartik exposure
     ifr = _simulate_ifr(rng, years)
     b = years.index(ROBOT_BASE_YEAR)
-    emp_total_b = emp_total[:, b]
     emp_b = {name: emp[name][:, b] for name in emp_names}
-    cn = ifr[ifr["country"] == "CN"]
-    robot = np.zeros((n, T))
-    for code, emp_col in IFR_TO_EMPLOYMENT.items():
-        codes = MANUFACTURING_CODES if code == "D" else (code,)
-        inst = cn[cn["industry_code"].isin(codes)].groupby("year")["installations"].sum()
-        nat_emp = emp_b[emp_col].sum()
-        share_i = emp_b[emp_col] / emp_total_b
-        robot += share_i[:, None] * (inst.reindex(years).to_numpy()[None, :] / nat_emp)
+    base_employment = simulate_base_employment(np.random.default_rng([seed, EMPLOYMENT_STREAM]),
+                                               cities["city_code"].to_numpy(), emp_b)
+    robot = bartik_exposure(base_employment, ifr, years, city_codes=cities["city_code"].to_numpy(), country="CN",
+                            measure="installations")
     college = pop * 1e4 * np.exp(city_draw(np.log(0.012), 0.75) + 0.05 * tt + noise(0.02))
     human_capital = college / (pop * 1e4)
 
@@ -349,7 +363,13 @@ def simulate(n_cities: int | None = None, years: range | list[int] = range(2003,
     co2_other0 = co2_ind * np.exp(city_draw(np.log(0.9), 0.25) + 0.01 * tt + noise(0.03))
     co2_base = co2_ind + co2_other0
     co2 = co2_base * np.exp(att + spill)                           # zone effect falls on non-industrial CO2
-    light = co2_ind * 1000 * np.exp(noise(0.02))
+    # Light is drawn AFTER city industrial CO2 and differs from it by a city level and yearly noise (own
+    # generator stream, so the draws of everything else stay as they were): light shares are not CO2 shares,
+    # so downscaling recovers city CO2 only approximately; the noise is independent of robots, so the seed-004
+    # regression on the downscaled measure stays unbiased (classical error in the outcome).
+    rng_light = np.random.default_rng([seed, LIGHT_STREAM])
+    light = (LIGHT_PER_CO2 * co2_ind * np.exp(rng_light.normal(0.0, LIGHT_CITY_SD, size=(n, 1))
+                                             + rng_light.normal(0.0, LIGHT_NOISE_SD, size=(n, T))))
 
     # ---------- other yearbook quantities (canonical units)
     cy = {
@@ -419,7 +439,7 @@ def simulate(n_cities: int | None = None, years: range | list[int] = range(2003,
                  city_year=city_year[city_year["year"].isin(keep)].reset_index(drop=True),
                  county_year=county_year[county_year["year"].isin(keep)].reset_index(drop=True),
                  province_year=province_year[province_year["year"].isin(keep)].reset_index(drop=True),
-                 ifr=ifr)
+                 ifr=ifr, base_employment=base_employment)
 
 
 def _simulate_energy(rng: np.random.Generator, cities: pd.DataFrame, tt: np.ndarray, pop: np.ndarray,
@@ -458,6 +478,73 @@ MANUFACTURING_CODES = ("10-12", "13-15", "16", "17-18", "19-22", "23", "24", "25
 _IFR_CN_SHARES = {"A-B": 0.003, "C": 0.004, "10-12": 0.03, "13-15": 0.006, "16": 0.004, "17-18": 0.004,
                   "19-22": 0.07, "23": 0.015, "24": 0.03, "25": 0.08, "26-27": 0.27, "28": 0.05, "29": 0.28,
                   "30": 0.01, "91": 0.02, "E": 0.003, "F": 0.002, "P": 0.01, "90": 0.01, "99": 0.098}
+
+
+def load_concordance(version: str = BASE_GBT_VERSION) -> pd.DataFrame:
+    """GB/T division -> exposure group (one row per division) of one GB/T 4754 edition, from the seed."""
+    conc = pd.read_csv(CONCORDANCE_CSV, dtype=str)
+    return conc[conc["gbt_version"] == version].reset_index(drop=True)
+
+
+def simulate_base_employment(rng: np.random.Generator, city_codes: np.ndarray,
+                             emp_b: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Base-year employment (10k persons) per city x GB/T division, plus national rows (city_code 000000)."""
+    conc = pd.read_csv(CONCORDANCE_CSV, dtype=str)
+    conc = conc[conc["gbt_version"] == BASE_GBT_VERSION]
+    manuf = set(MANUFACTURING_CODES)
+    frames = []
+    for code, column in IFR_TO_EMPLOYMENT.items():
+        in_section = conc["ifr_code"].isin(manuf) if code == "D" else conc["ifr_code"] == code
+        divisions = sorted(conc.loc[in_section, "gbt_division"].unique())
+        alpha = MANUFACTURING_DIVISION_CONCENTRATION if code == "D" else 5.0
+        split = rng.dirichlet(np.full(len(divisions), alpha), size=len(city_codes))
+        frames.append((divisions, split * emp_b[column][:, None]))
+    other = rng.dirichlet(np.full(len(UNMAPPED_DIVISIONS), 5.0), size=len(city_codes))
+    frames.append((list(UNMAPPED_DIVISIONS), other * emp_b["emp_other_10k"][:, None]
+                   + other * emp_b["emp_it_10k"][:, None]))
+    rows = [pd.DataFrame({"city_code": np.repeat(city_codes, len(d)), "gbt_division": np.tile(d, len(city_codes)),
+                          "employment_10k": v.reshape(-1)}) for d, v in frames]
+    city = pd.concat(rows, ignore_index=True)
+    national = (city.groupby("gbt_division", as_index=False)["employment_10k"].sum()
+                .assign(city_code="000000"))
+    national["employment_10k"] *= 1 + EMPLOYMENT_OUTSIDE_SHARE
+    out = pd.concat([city, national[city.columns]], ignore_index=True)
+    return out.sort_values(["city_code", "gbt_division"]).reset_index(drop=True)
+
+
+def allocate_unspecified(robots: pd.Series) -> pd.Series:
+    """Spread each unspecified IFR code over the concordance codes under its parent, pro rata to their counts."""
+    ind = pd.read_csv(IFR_INDUSTRIES_CSV, dtype=str)
+    parent = dict(zip(ind["ifr_code"], ind["parent_code"], strict=True))
+    leaves = [c for c in pd.read_csv(CONCORDANCE_CSV, dtype=str)["ifr_code"].unique()
+              if c not in UNSPECIFIED_IFR_CODES]
+    out = robots.reindex(leaves).fillna(0.0).astype(float)
+    base = out.copy()
+    for code in UNSPECIFIED_IFR_CODES:
+        # Leaves under the same parent: 99 (parent All) -> every leaf; 91 (parent D) -> manufacturing leaves.
+        under = [c for c in leaves if parent[code] == "All" or parent.get(c) == parent[code]]
+        out[under] += robots.get(code, 0.0) * base[under] / base[under].sum()
+    return out
+
+
+def bartik_exposure(base_employment: pd.DataFrame, ifr: pd.DataFrame, years: list[int], *, city_codes: np.ndarray,
+                    country: str, measure: str) -> np.ndarray:
+    """Planted robot exposure (city x year, robots per 10k workers): sum_g L_ig/L_i x R_gt/L_g (eq. 21)."""
+    conc = load_concordance()
+    groups = conc.drop_duplicates("gbt_division").set_index("gbt_division")["exposure_group"]
+    ifr_group = dict(zip(conc["ifr_code"], conc["exposure_group"], strict=False))
+    emp = base_employment.assign(group=base_employment["gbt_division"].map(groups))
+    cities = emp[emp["city_code"] != "000000"]
+    share = (cities.pivot_table(index="city_code", columns="group", values="employment_10k", aggfunc="sum")
+             .div(cities.groupby("city_code")["employment_10k"].sum(), axis=0))
+    national = emp[emp["city_code"] == "000000"].groupby("group")["employment_10k"].sum()
+    sub = ifr[ifr["country"] == country]
+    robots = np.zeros((len(share), len(years)))
+    for t, year in enumerate(years):
+        r = allocate_unspecified(sub[sub["year"] == year].set_index("industry_code")[measure].astype(float))
+        by_group = r.groupby(r.index.map(ifr_group)).sum()
+        robots[:, t] = (share[national.index] * (by_group.reindex(national.index) / national)).sum(axis=1)
+    return pd.DataFrame(robots, index=share.index).loc[list(city_codes)].to_numpy()
 
 
 def electricity_use(gdppc_real: np.ndarray, pop: np.ndarray, k: float, eps: np.ndarray) -> np.ndarray:

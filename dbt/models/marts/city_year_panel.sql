@@ -77,6 +77,8 @@ joined as (
         ind.co2_industrial_mt,
         lights.light_dmsp,
         lights.light_viirs,
+        lights.light_dmsp_calibrated,
+        lights.light_harmonised,
         robots.robot_exposure,
         robots.robot_exposure_us,
         capital.capital_stock_10k_yuan,
@@ -84,6 +86,12 @@ joined as (
         conv.ln_co2_initial,
         conv.ln_co2_growth,
         conv.ln_co2_growth_yoy,
+        robots.robot_exposure_stock,
+        robots.robot_exposure_stock_us,
+        robots.robot_exposure_loo,
+        robots.robot_exposure_stock_loo,
+        robots.exposure_basis as robot_exposure_basis,
+        hm.hmatch,
         prices.gdp_deflator,
         prices.cpi_index,
         size.size_class,
@@ -94,8 +102,10 @@ joined as (
     left join {{ ref('int_emissions__city_co2') }} as co2 using (city_code, year)
     left join {{ ref('int_emissions__county_city_co2') }} as county using (city_code, year)
     left join {{ ref('int_emissions__city_industrial_co2') }} as ind using (city_code, year)
-    left join {{ ref('int_emissions__city_lights') }} as lights using (city_code, year)
+    left join (select * from {{ ref('int_emissions__city_lights') }} where unit_kind = 'city') as lights
+        using (city_code, year)
     left join {{ ref('int_robots__city_exposure') }} as robots using (city_code, year)
+    left join {{ ref('int_robots__human_machine_match') }} as hm using (city_code, year)
     left join {{ ref('int_cities__size_class') }} as size using (city_code, year)
     left join {{ ref('int_capital__stock') }} as capital using (city_code, year)
     left join {{ ref('int_emissions__convergence') }} as conv using (city_code, year)

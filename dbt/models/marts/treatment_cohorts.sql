@@ -1,6 +1,6 @@
 -- Cohorts under every timing coding: one row per (policy_id, timing_coding, city_code) of the cities of
 -- dim_city a policy treats, with the first treated year under that coding, the listing that sets it, its
--- zone type (policy_zone_types) and whether the coding is the one treatment_panel uses. Designs read it to
+-- zone type (zone_types) and whether the coding is the one treatment_panel uses. Designs read it to
 -- run alternative timings (seed 002: both big-data batches coded 2016) and zone-type heterogeneity.
 
 with cohorts as (
@@ -15,7 +15,7 @@ cities as (
 
 zone_types as (
     select policy_id, unit_name_cn, zone_type
-    from {{ ref('policy_zone_types') }}
+    from {{ ref('zone_types') }}
 ),
 
 final as (
