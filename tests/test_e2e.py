@@ -73,9 +73,10 @@ def test_every_panel_column_is_documented(built_warehouse: Path) -> None:
 
 def test_regression_results(built_warehouse: Path) -> None:
     res = q(built_warehouse, "select * from analysis.regression_results")
-    need = {"model_id", "term", "estimate", "std_error", "t_stat", "p_value", "nobs"}
+    need = {"spec_id", "paper", "table_id", "column_id", "model_id", "term", "estimate", "std_error", "t_stat",
+            "p_value", "nobs"}
     assert need <= set(res.columns)
-    row = res[(res.model_id == "seed004_baseline") & (res.term == "robot_exposure")].iloc[0]
+    row = res[(res.spec_id == "seed004.table2.col1") & (res.term == "robot_exposure")].iloc[0]
     # The planted slope is -0.013 below the human-capital threshold and -0.030 above; one pooled slope
     # must lie between them (within two standard errors).
     assert ROBOT_BETA_HIGH - 2 * row.std_error < row.estimate < ROBOT_BETA_LOW + 2 * row.std_error

@@ -232,7 +232,7 @@ def test_options_change_the_cohorts_as_documented(built_warehouse: Path, tmp_pat
                  "policy_timing: {low_carbon_city: calendar_year}, spillover_universe: dim_city}")
     env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(wh)}
     dbt = Path(sys.executable).with_name("dbt")
-    run = subprocess.run([str(dbt), "run", "--select", "int_policies__treated_units+", "--exclude", "city_year_panel+",
+    run = subprocess.run([str(dbt), "run", "--select", "int_policies__cohorts+", "--exclude", "city_year_panel+",
                           "--vars", variables, "--profiles-dir", str(DBT_DIR),
                           "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
                          cwd=DBT_DIR, env=env, capture_output=True, text=True)

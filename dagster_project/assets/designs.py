@@ -98,6 +98,18 @@ def store_run(conn: Any, run: Any) -> int:
     return len(tidy)
 
 
+def store_results(conn: Any, results: list[Any], *, paper: str, table_id: str) -> int:
+    """Store results that no design file describes (e.g. a province-level equation) beside the specs' rows."""
+    from analysis.designs.runner import DesignRun, SpecRun
+    from analysis.designs.spec import DesignFile, Spec
+
+    specs = [Spec(id=r.model_id, paper=paper, table=table_id, column=str(i + 1), label=r.model_id,
+                  estimator=r.method, outcome=r.dependent) for i, r in enumerate(results)]
+    design = DesignFile(paper=paper, title="", citation="", spec_file="", panel={}, derived=(), specs=tuple(specs))
+    return store_run(conn, DesignRun(design=design, runs=[SpecRun(spec=s, result=r) for s, r in
+                                                          zip(specs, results, strict=True)]))
+
+
 def validate_against_warehouse(conn: Any, design: DesignFile) -> None:
     """Check the design's variables, policies and timing codings against the warehouse (SpecError if not)."""
     from analysis.designs.spec import validate_design

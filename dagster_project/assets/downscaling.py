@@ -3,7 +3,7 @@
 - Eq. 19: provincial industrial CO2 on provincial night light (harmonised series, province polygon or the sum of
   its units) with province and year fixed effects, CRV1 errors clustered by province; in levels as the paper
   prints it and in logs (the paper calls the coefficient an elasticity). Rows go to analysis.regression_results
-  (model_id seed004_eq19_levels / seed004_eq19_logs).
+  (spec ids seed004.eq19.levels and seed004.eq19.logs).
 - Agreement: per year, the Spearman rank correlation across cities between the downscaled within-province
   shares (intermediate.int_emissions__city_industrial_co2.light_share) and the within-province city shares of
   the independent county-based CEADs product (Chen et al. 2020; county CO2 summed to cities), written to
@@ -69,20 +69,20 @@ def downscaling_eq19(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     import numpy as np
 
     from analysis import twfe
-    from dagster_project.assets.analysis import write_results
+    from dagster_project.assets.designs import store_results
 
     with warehouse.connection(read_only=True) as conn:
         prov = conn.execute(EQ19_QUERY).df()
         shares = conn.execute(SHARES_QUERY).df()
     prov["ln_co2_industrial"] = np.log(prov["co2_industrial_mt"].where(prov["co2_industrial_mt"] > 0))
     prov["ln_light"] = np.log(prov["light_harmonised"].where(prov["light_harmonised"] > 0))
-    fits = [twfe(prov, "co2_industrial_mt", ["light_harmonised"], unit="province_code", time="year",
-                 cluster="province_code", model_id="seed004_eq19_levels"),
-            twfe(prov, "ln_co2_industrial", ["ln_light"], unit="province_code", time="year",
-                 cluster="province_code", model_id="seed004_eq19_logs")]
+    fits = [twfe(prov, y="co2_industrial_mt", x=["light_harmonised"], unit="province_code", time="year",
+                 cluster="province_code", model_id="seed004.eq19.levels"),
+            twfe(prov, y="ln_co2_industrial", x=["ln_light"], unit="province_code", time="year",
+                 cluster="province_code", model_id="seed004.eq19.logs")]
     agreement = rank_agreement(shares)
     with warehouse.connection() as conn:
-        write_results(conn, fits)
+        store_results(conn, fits, paper="seed_004", table_id="eq19")
         conn.execute("create schema if not exists analysis")
         conn.register("_agreement", agreement)
         conn.execute("create or replace table analysis.downscaling_validation as select * from _agreement")

@@ -121,7 +121,7 @@ def paper_report(conn: duckdb.DuckDBPyConnection, *, paper: str, out: Path, spec
 
     page.add("Paper", _citation_html(cite, paper, spec_dir))
     panel_cols = [r[0] for r in conn.execute("describe marts.city_year_panel").fetchall()]
-    deps = sorted(set(results["dependent"])) if len(results) else []
+    deps = sorted(d for d in set(results["dependent"]) if d in panel_cols) if len(results) else []
     regressors = [t for t in dict.fromkeys(results["term"]) if t in panel_cols] if len(results) else []
     variables = [v for v in [*deps, *regressors] if v in panel_cols]
     sample = _estimation_sample(conn, variables=deps, years=design.years)

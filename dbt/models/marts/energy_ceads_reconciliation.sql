@@ -18,7 +18,7 @@ select
     median(ratio) as p50,
     quantile_cont(ratio, 0.75) as p75,
     quantile_cont(ratio, 0.90) as p90,
-    avg(abs(ln(ratio))) as mean_abs_log_ratio
+    avg(abs(ln(ratio)) order by city_code, year) as mean_abs_log_ratio
 from r
 group by grouping sets ((year), ())
 order by year nulls last

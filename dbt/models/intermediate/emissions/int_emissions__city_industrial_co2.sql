@@ -15,7 +15,7 @@ with units as (
 ),
 
 totals as (
-    select province_code, year, sum(light) as units_light, count(*) as n_units, count(light) as n_units_with_light
+    select province_code, year, sum(light order by city_code, unit_kind) as units_light, count(*) as n_units, count(light) as n_units_with_light
     from units
     group by province_code, year
 ),

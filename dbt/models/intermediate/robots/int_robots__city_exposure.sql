@@ -100,15 +100,23 @@ wide as (
         max(case when e.country = 'US' then e.exposure_stock end) as robot_exposure_stock_us
     from exposure as e
     group by e.city_code, e.year
+),
+
+-- Province totals with an ordered sum (a window sum has no fixed order), so rebuilds are bit-identical.
+province_totals as (
+    select c.province_code, w.year,
+           sum(w.robot_exposure order by w.city_code) as sum_exposure, count(w.robot_exposure) as n_exposure,
+           sum(w.robot_exposure_stock order by w.city_code) as sum_stock, count(w.robot_exposure_stock) as n_stock
+    from wide as w
+    inner join {{ ref('dim_city') }} as c using (city_code)
+    group by c.province_code, w.year
 )
 
 select
     w.*,
     c.province_code,
-    (sum(w.robot_exposure) over province_year - w.robot_exposure)
-        / nullif(count(w.robot_exposure) over province_year - 1, 0) as robot_exposure_loo,
-    (sum(w.robot_exposure_stock) over province_year - w.robot_exposure_stock)
-        / nullif(count(w.robot_exposure_stock) over province_year - 1, 0) as robot_exposure_stock_loo
+    (t.sum_exposure - w.robot_exposure) / nullif(t.n_exposure - 1, 0) as robot_exposure_loo,
+    (t.sum_stock - w.robot_exposure_stock) / nullif(t.n_stock - 1, 0) as robot_exposure_stock_loo
 from wide as w
 inner join {{ ref('dim_city') }} as c using (city_code)
-window province_year as (partition by c.province_code, w.year)
+inner join province_totals as t on t.province_code = c.province_code and t.year = w.year
