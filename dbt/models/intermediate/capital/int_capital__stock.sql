@@ -19,6 +19,13 @@
 {% if method not in ['growth', 'provincial_share'] %}
     {{ exceptions.raise_compiler_error("var('capital_base_method') must be 'growth' or 'provincial_share', got " ~ method) }}
 {% endif %}
+{% if method == 'provincial_share' and execute %}
+    {% set n_rows = run_query("select count(*) from " ~ ref('province_capital_stock_base')).columns[0].values()[0] %}
+    {% if n_rows == 0 %}
+        {{ exceptions.raise_compiler_error("var('capital_base_method') = 'provincial_share' needs provincial base-year "
+           ~ "stocks in seeds/prices/province_capital_stock_base.csv, which is empty") }}
+    {% endif %}
+{% endif %}
 
 with price as (
     select p.province_code, p.year,
@@ -46,7 +53,8 @@ start as (
 
 chain as (
     select i.*, s.start_year, i.year - s.start_year as k,
-           -- a year without investment ends the chain: count missing years since the start
+           -- a year without investment ends the chain: count missing years since the start (running sums
+           -- over one city's years in year order, so rebuilds are bit-identical)
            sum(case when i.real_investment is null then 1 else 0 end)
                over (partition by i.city_code order by i.year) as n_missing,
            sum(case when i.year > s.start_year then i.real_investment * pow(1 - {{ delta }}, -(i.year - s.start_year))
@@ -62,8 +70,8 @@ initial as (
     select c.city_code, c.real_investment / ({{ delta }} + greatest(coalesce(g.growth, 0), 0)) as k_start
     from chain as c
     left join (
-        select city_code, avg(ln(real_investment / prev)) as growth
-        from (select city_code, k, real_investment,
+        select city_code, avg(ln(real_investment / prev) order by year) as growth
+        from (select city_code, year, k, real_investment,
                      lag(real_investment) over (partition by city_code order by year) as prev
               from chain)
         where k between 1 and 4 and real_investment > 0 and prev > 0
@@ -71,10 +79,11 @@ initial as (
     ) as g using (city_code)
     where c.k = 0
 {% else %}
-    select c.city_code,
-           c.fai_10k_yuan / sum(c.fai_10k_yuan) over (partition by c.province_code, c.year)
-               * p.capital_stock_10k_yuan as k_start
+    select c.city_code, c.fai_10k_yuan / t.fai_total * p.capital_stock_10k_yuan as k_start
     from chain as c
+    inner join (select province_code, year, sum(fai_10k_yuan order by city_code) as fai_total
+                from chain where k = 0 group by province_code, year) as t
+        on t.province_code = c.province_code and t.year = c.year
     inner join {{ ref('province_capital_stock_base') }} as p
         on p.province_code = c.province_code and p.year = c.year
     where c.k = 0
