@@ -11,6 +11,7 @@ DBT_FILES := $(shell find dbt/models dbt/seeds dbt/macros -type f 2>/dev/null) d
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
+export TQDM_DISABLE := 1
 
 .PHONY: install run test dev bench sample lint clean manifest
 
@@ -33,6 +34,8 @@ sample: $(SAMPLE_DIR)/.complete
 $(SAMPLE_DIR)/.complete: $(STAMP)
 	$(BIN)/carbonpanel sample --out $(SAMPLE_DIR)
 
+# Builds only what is stale (content hashes of raw files, code versions); `carbonpanel build --full` rebuilds all.
+# Runs are recorded in .dagster/, the instance `make dev` opens, so the UI shows what the CLI built.
 run: $(STAMP) $(MANIFEST) $(SAMPLE_DIR)/.complete
 	$(BIN)/carbonpanel build
 
@@ -40,7 +43,8 @@ test: $(STAMP) $(MANIFEST)
 	$(BIN)/pytest
 
 dev: $(STAMP) $(MANIFEST) $(SAMPLE_DIR)/.complete
-	mkdir -p .dagster && DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/python -c "from dagster_project.build import dagster_home; dagster_home()"
+	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: $(STAMP) $(MANIFEST)
 	$(BIN)/python scripts/bench.py
@@ -49,4 +53,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf data warehouse reports dbt/target dbt/logs .dagster
+	rm -rf data warehouse reports dbt/target dbt/logs .dagster test-artifacts

@@ -168,9 +168,13 @@ class EstimationResult:
         }, columns=TIDY_COLUMNS)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict of the whole result (see `from_dict`)."""
+        """A JSON-serialisable dict of the result's common fields (see `from_dict`).
+
+        Estimator-specific fields (fitted model objects, influence functions, draws) are left out: they are
+        large, not portable, and nothing in `from_dict` needs them; tables and notes carry what a report shows.
+        """
         out: dict[str, Any] = {"class": type(self).__name__}
-        for f in fields(self):
+        for f in fields(EstimationResult):
             v = getattr(self, f.name)
             if isinstance(v, pd.Series):
                 v = {"index": [_plain(i) for i in v.index], "values": [_plain(x) for x in v.to_numpy()]}

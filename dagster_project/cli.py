@@ -8,7 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from dagster_project.config import RAW_LAYOUT, settings
+from dagster_project.build import run_build
+from dagster_project.config import settings
+
+__all__ = ["main", "run_build"]
 
 
 def _years(text: str) -> range:
@@ -35,47 +38,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_build(select: str | None = None, warehouse: Path | None = None, raw_dir: Path | None = None) -> None:
-    """Materialize the selected assets into a staging copy and swap it in only if everything passed."""
-    import dagster as dg
-
-    from dagster_project.definitions import build_definitions
-    from dagster_project.warehouse import staged_warehouse
-
-    s = settings()
-    target = warehouse or s.warehouse
-    raw = raw_dir or s.raw_dir
-    if not raw.is_dir():
-        raise SystemExit(f"raw data folder {raw} does not exist.\nexpected layout:\n{RAW_LAYOUT}\n"
-                         "Generate the sample with `carbonpanel sample --out data/sample` or set CARBONPANEL_RAW_DIR.")
-    with staged_warehouse(target) as staging:
-        defs = build_definitions(warehouse=staging, raw_dir=raw)
-        if select:
-            job = dg.define_asset_job("cli_build", selection=dg.AssetSelection.from_string(select))
-            defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
-            job_def = defs.resolve_job_def("cli_build")
-        else:
-            job_def = defs.resolve_job_def("refresh_all")
-        result = job_def.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-        failed_checks = [c for c in result.get_asset_check_evaluations()
-                         if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
-        for c in result.get_asset_check_evaluations():
-            print(f"check {c.asset_key.to_user_string()}:{c.check_name}: {'passed' if c.passed else 'FAILED'}")
-            if not c.passed:
-                for key, value in c.metadata.items():
-                    print(f"    {key}: {getattr(value, 'value', value)}")
-        if not result.success or failed_checks:
-            failures = [ev.message for ev in result.all_events if ev.is_failure]
-            raise SystemExit("build failed; the previous warehouse is unchanged.\n" + "\n".join(
-                str(f) for f in failures[:10]))
-    print(f"warehouse ready: {target}")
-
-
 def cmd_build(args: argparse.Namespace) -> int:
-    """Build the warehouse (all assets by default)."""
-    t0 = time.perf_counter()
-    run_build(args.select)
-    print(f"build finished in {time.perf_counter() - t0:.1f}s")
+    """Build the warehouse: the stale assets by default, all with --full, or a --select selection."""
+    run_build(args.select, full=args.full, verbose=args.verbose, wait_s=args.wait)
     return 0
 
 
@@ -135,11 +100,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `carbonpanel` console script."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # GX draws a tqdm bar per check, which would interleave with the build's lines; tqdm reads this
+    # variable when it is first imported, so it is set before anything imports it.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     parser = argparse.ArgumentParser(prog="carbonpanel", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("build", help="materialize assets (all by default) into the warehouse")
-    p.add_argument("--select", help="Dagster asset selection, e.g. 'key:raw/ifr_robots+' or 'group:analysis'")
+    p = sub.add_parser("build", help="materialize the stale assets (or a selection) and publish the warehouse")
+    p.add_argument("--select", help="Dagster asset selection, e.g. 'key:raw/ifr_robots+' or 'group:ifr'")
+    p.add_argument("--full", action="store_true", help="rebuild every asset, not only the stale ones")
+    p.add_argument("--verbose", action="store_true", help="print the full Dagster event log")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another build of the same warehouse to finish (default: refuse)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("sample", help="write the deterministic sample raw files")

@@ -1,4 +1,9 @@
-"""The dbt project as Dagster sees it, and keeping its manifest current."""
+"""The dbt project as Dagster sees it: where its manifest lives and how it is kept current.
+
+The manifest is prepared before the definitions are imported (by `make`, by `dagster dev` through
+`prepare_if_dev`, by the CLI's build path and by a test fixture); importing the definitions never
+parses dbt, because a parse costs seconds on every CLI call, test and UI code-server load.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster_dbt import DbtProject
-
 from dagster_project.config import DBT_DIR, DEFAULT_WAREHOUSE
 
-dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+MANIFEST_PATH = DBT_DIR / "target" / "manifest.json"
 _SOURCES = ("models", "seeds", "macros", "tests", "dbt_project.yml", "profiles.yml")
+
+
+class ManifestMissingError(RuntimeError):
+    """The dbt manifest has not been prepared; the message says how to prepare it."""
 
 
 def dbt_executable() -> str:
@@ -32,18 +39,34 @@ def _newest_source_mtime() -> float:
     return newest
 
 
-def ensure_manifest() -> None:
-    """Parse the dbt project when the manifest is missing or older than a model, seed or test.
+def manifest_is_current() -> bool:
+    """Whether the manifest exists and is newer than every model, seed, macro and test."""
+    return MANIFEST_PATH.exists() and MANIFEST_PATH.stat().st_mtime >= _newest_source_mtime()
 
-    The asset graph is read from the manifest at import time; a stale manifest would name models that
-    no longer exist or miss new ones, so it is refreshed here rather than trusting `make` to have run.
-    """
-    manifest = dbt_project.manifest_path
-    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
-        return
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project when the manifest is missing or older than a model, seed or test."""
+    if manifest_is_current():
+        return MANIFEST_PATH
     env = {**os.environ, "CARBONPANEL_WAREHOUSE": os.environ.get("CARBONPANEL_WAREHOUSE", str(DEFAULT_WAREHOUSE))}
     # `dbt parse` with the venv's dbt: the venv's bin folder need not be on PATH (make, pytest, IDEs).
     done = subprocess.run([dbt_executable(), "parse", "--quiet", "--profiles-dir", ".", "--project-dir", "."],
                           cwd=DBT_DIR, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{done.stdout}\n{done.stderr}")
+    return MANIFEST_PATH
+
+
+def prepare_if_dev() -> None:
+    """Under `dagster dev` (DAGSTER_IS_DEV_CLI), refresh the manifest the way dagster-dbt's preparer does."""
+    if os.environ.get("DAGSTER_IS_DEV_CLI"):
+        ensure_manifest()
+
+
+def require_manifest() -> Path:
+    """The manifest path, or a clear error saying how to prepare it (no parse at import time)."""
+    if not MANIFEST_PATH.exists():
+        raise ManifestMissingError(
+            f"dbt manifest {MANIFEST_PATH} is missing: run `make manifest` (or `carbonpanel build`, which "
+            "prepares it) before loading the Dagster definitions")
+    return MANIFEST_PATH

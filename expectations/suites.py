@@ -6,11 +6,31 @@ table loaded as a pandas DataFrame (`expectations.validate.validate`) inside a b
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import great_expectations as gx
-import great_expectations.expectations as gxe
+if TYPE_CHECKING:
+    import duckdb
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+else:
+    class _LazyModule:
+        """A module imported on first attribute access: GX costs seconds, and the Dagster definitions
+        import this file only for the list of suites; the suites are built when a check runs."""
+
+        def __init__(self, name: str) -> None:
+            self._name = name
+            self._module: ModuleType | None = None
+
+        def __getattr__(self, attr: str) -> Any:
+            if self._module is None:
+                self._module = importlib.import_module(self._name)
+            return getattr(self._module, attr)
+
+    gx = _LazyModule("great_expectations")
+    gxe = _LazyModule("great_expectations.expectations")
 
 MIN_YEAR, MAX_YEAR = 1990, 2035
 

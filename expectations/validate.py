@@ -24,7 +24,11 @@ class ValidationSummary:
 
 def validate(df: pd.DataFrame, suite: gx.ExpectationSuite) -> ValidationSummary:
     """Validate `df` against `suite` in an ephemeral GX context."""
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     ctx = gx.get_context(mode="ephemeral")
+    # No tqdm bars: they would interleave with the build's one-line-per-check console output.
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch_def = (ctx.data_sources.add_pandas("pandas").add_dataframe_asset(suite.name)
                  .add_batch_definition_whole_dataframe("all"))
     res = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(suite)

@@ -13,16 +13,22 @@ Figures asked for by the issues:
   float sums and DMSP-style calibrated histograms), and the peak memory of zonal statistics on a
   43,201 x 16,801 tiled, compressed GeoTIFF (the global DMSP grid; written sparse, so it is small on disk),
   measured in a child process (ru_maxrss) against the same process before it opens the raster.
+- issue 12: importing the Dagster definitions (median of BENCH_REPEAT runs, wall and CPU), the cold
+  build, a no-change rebuild (recomputes nothing) and a rebuild after one IFR file changed, each with
+  wall and CPU seconds (the machine is shared: CPU seconds are the steadier figure).
 
 Results are printed and written to .bench/results.json. BENCH_SCALES=1x skips the 10x build;
-BENCH_SCALES=none runs only the estimator and zonal timings; BENCH_ZONAL=0 skips the zonal ones.
+BENCH_SCALES=none runs only the estimator, zonal and import timings; BENCH_ZONAL=0 skips the zonal ones,
+BENCH_ESTIMATORS=0 the estimator ones.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -38,6 +44,38 @@ def run(cmd: list[str], env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, cwd=ROOT)
     return time.perf_counter() - t0
+
+
+def run_cpu(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run a command; return (wall seconds, CPU seconds of the child and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = run(cmd, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def import_timing(repeat: int) -> dict[str, float]:
+    """Median wall and CPU seconds of importing the Dagster definitions in a fresh interpreter."""
+    env = {**os.environ}
+    walls, cpus = [], []
+    for _ in range(repeat):
+        w, c = run_cpu([sys.executable, "-c", "import dagster_project.definitions"], env)
+        walls.append(w)
+        cpus.append(c)
+    return {"import_wall_s": round(statistics.median(walls), 2), "import_cpu_s": round(statistics.median(cpus), 2),
+            "runs": repeat}
+
+
+def bump_ifr(raw: Path) -> None:
+    """Change one IFR installations cell (as a user replacing the IFR export would)."""
+    import openpyxl
+
+    book = raw / "ifr" / "IFR_data_CN.xlsx"
+    wb = openpyxl.load_workbook(book)
+    ws = wb.worksheets[0]
+    col = [c.value for c in ws[1]].index("delivered") + 1
+    ws.cell(4, col).value = (ws.cell(4, col).value or 0) + 1   # row 4: a level-1 industry in the first year
+    wb.save(book)
 
 
 def best_of(fn: object, repeat: int = 3) -> float:
@@ -271,8 +309,18 @@ def main() -> int:
         if cities:
             sample_cmd += ["--cities", str(cities)]
         t_sample = run(sample_cmd, env)
-        t_build = run([exe, "build"], env)
-        t_rebuild = run([exe, "build"], env)
+        repeat = int(os.environ.get("BENCH_REPEAT", "3"))
+        builds, rebuilds, changes = [], [], []
+        for _ in range(int(os.environ.get("BENCH_BUILD_REPEAT", "1"))):
+            wh.unlink(missing_ok=True)
+            builds.append(run_cpu([exe, "build", "--full"], env))
+        for _ in range(repeat):
+            rebuilds.append(run_cpu([exe, "build"], env))
+        for _ in range(int(os.environ.get("BENCH_BUILD_REPEAT", "1"))):
+            bump_ifr(raw)
+            changes.append(run_cpu([exe, "build"], env))
+        t_build = statistics.median(w for w, _ in builds)
+        t_rebuild = statistics.median(w for w, _ in rebuilds)
         import duckdb
 
         conn = duckdb.connect(str(wh), read_only=True)
@@ -282,30 +330,40 @@ def main() -> int:
         size = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file())
         results[name] = {"panel_rows": rows, "yearbook_cells": cells, "raw_mb": round(size / 1e6, 1),
                          "sample_s": round(t_sample, 1), "build_s": round(t_build, 1),
-                         "rebuild_s": round(t_rebuild, 1)}
+                         "rebuild_s": round(t_rebuild, 1),
+                         "build_cpu_s": round(statistics.median(c for _, c in builds), 1),
+                         "rebuild_cpu_s": round(statistics.median(c for _, c in rebuilds), 1),
+                         "ifr_change_s": round(statistics.median(w for w, _ in changes), 1),
+                         "ifr_change_cpu_s": round(statistics.median(c for _, c in changes), 1),
+                         "warehouse_mb": round(wh.stat().st_size / 1e6, 1)}
         print(f"{name}: {results[name]}", flush=True)
     if {"1x", "10x"} <= results.keys():
         r1, r10 = results["1x"], results["10x"]
         results["growth"] = {"rows_ratio": round(r10["panel_rows"] / r1["panel_rows"], 2),
                              "build_time_ratio": round(r10["build_s"] / r1["build_s"], 2)}
-    results["threshold_8000_obs"] = threshold_iv()
-    print(f"panel threshold (8,000 observations): {results['threshold_8000_obs']}")
+    results["definitions_import"] = import_timing(int(os.environ.get("BENCH_REPEAT", "5")))
+    print(f"definitions import: {results['definitions_import']}", flush=True)
     results["productivity_280x14"] = productivity()
     print(f"Luenberger (280 units x 14 years): {results['productivity_280x14']}")
     if os.environ.get("BENCH_ZONAL", "1") != "0":
         results["zonal"] = zonal()
         print(f"zonal statistics: {results['zonal']}", flush=True)
-    results["estimators_300x15"] = estimators()
-    print(f"estimators (300 units x 15 years): {results['estimators_300x15']}")
-    results["twfe_1m_rows"] = twfe_1m()
-    print(f"TWFE, 1M rows, two FE, clustered: {results['twfe_1m_rows']}")
+    if os.environ.get("BENCH_ESTIMATORS", "1") != "0":
+        results["threshold_8000_obs"] = threshold_iv()
+        print(f"panel threshold (8,000 observations): {results['threshold_8000_obs']}", flush=True)
+        results["estimators_300x15"] = estimators()
+        print(f"estimators (300 units x 15 years): {results['estimators_300x15']}", flush=True)
+        results["twfe_1m_rows"] = twfe_1m()
+        print(f"TWFE, 1M rows, two FE, clustered: {results['twfe_1m_rows']}", flush=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
-    print("\n| scale | panel rows | yearbook cells | raw MB | sample s | build s | rebuild s |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| scale | panel rows | yearbook cells | raw MB | sample s | build s (CPU) | no-change rebuild s (CPU) "
+          "| IFR change s (CPU) | warehouse MB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         if name in SCALES:
             print(f"| {name} | {r['panel_rows']:,} | {r['yearbook_cells']:,} | {r['raw_mb']} | {r['sample_s']} | "
-                  f"{r['build_s']} | {r['rebuild_s']} |")
+                  f"{r['build_s']} ({r['build_cpu_s']}) | {r['rebuild_s']} ({r['rebuild_cpu_s']}) | "
+                  f"{r['ifr_change_s']} ({r['ifr_change_cpu_s']}) | {r['warehouse_mb']} |")
     if "growth" in results:
         print(f"\n10x/1x: rows x{results['growth']['rows_ratio']}, build time x{results['growth']['build_time_ratio']}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+# Builds record their runs in a Dagster instance; tests use a private one, never the project's `.dagster/`.
+os.environ.setdefault("DAGSTER_HOME", tempfile.mkdtemp(prefix="carbonpanel-dagster-home-"))
 warnings.filterwarnings("ignore", message=".*sqlglotrs.*")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +34,14 @@ def query(path: Path, sql: str) -> pd.DataFrame:
         return conn.execute(sql).df()
     finally:
         conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> Path:
+    """Prepare the dbt manifest once: importing the Dagster definitions never parses dbt itself."""
+    from dagster_project.project import ensure_manifest
+
+    return ensure_manifest()
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 
 DESIGNS_DIR = Path(__file__).resolve().parent
-_ID = re.compile(r"^seed\d{3}\.(table|fig|text)[\w-]+\.col[\w-]+(\.[\w-]+)?$")
+_ID = re.compile(r"^seed\d{3}\.(table|fig|text|appendix)[\w-]+\.col[\w-]+(\.[\w-]+)?$")
 _SPEC_KEYS = {"id", "table", "column", "label", "estimator", "outcome", "regressors", "controls", "fixed_effects",
               "cluster", "sample", "treatment", "options", "published", "choices", "deviations", "weights"}
 _SAMPLE_KEYS = {"years", "exclude_provinces", "balanced", "require", "query", "exclude_levels", "exclude_flags"}

@@ -23,8 +23,18 @@ from typing import Any
 import dagster as dg
 
 from analysis.designs.spec import DesignFile, design_files, load_design
-from dagster_project.config import settings
+from dagster_project.config import PROJECT_ROOT, settings
 from dagster_project.resources import Warehouse
+from dagster_project.versions import (
+    INPUT_DIGEST,
+    code_version_of,
+    input_digest,
+    inputs_unchanged,
+    unchanged_observation,
+)
+
+# The estimator package is part of every design asset's code version: a changed estimator reruns the tables.
+ANALYSIS_CODE = sorted((PROJECT_ROOT / "analysis").rglob("*.py"))
 
 DESIGN_INPUTS = [dg.AssetKey(["marts", name]) for name in
                  ("city_year_panel", "variable_dictionary", "treatment_panel", "treatment_cohorts", "spillover_rings",
@@ -130,7 +140,10 @@ def _table_asset(design: DesignFile, table: str) -> dg.AssetsDefinition:
     specs = design.table_specs(table)
     labels = "; ".join(f"({s.column}) {s.label} [{s.estimator}]" for s in specs)
 
+    code_version = code_version_of(design.path, Path(__file__), *ANALYSIS_CODE)
+
     @dg.asset(key=key, deps=DESIGN_INPUTS, group_name=design.paper, kinds={"python", "duckdb"},
+              code_version=code_version, output_required=False,
               description=f"{design.paper} table {table}: {labels}",
               check_specs=[dg.AssetCheckSpec("estimable", asset=key,
                                              description="Every specification of the table is identified")],
@@ -147,6 +160,11 @@ def _table_asset(design: DesignFile, table: str) -> dg.AssetsDefinition:
             validate_against_warehouse(conn, design)
             tables = load_tables(conn, columns=sorted(needed), unit=design.panel.get("unit", "city_code"),
                                  time=design.panel.get("time", "year"))
+            digest = input_digest(tables.panel, tables.cohorts, tables.treatment, tables.rings,
+                                  code_version=code_version)
+            if inputs_unchanged(context, conn, digest):
+                yield unchanged_observation(context, digest)
+                return
         run = run_design(design, tables, specs=specs)
         with warehouse.connection() as conn:
             n_rows = store_run(conn, run)
@@ -159,6 +177,7 @@ def _table_asset(design: DesignFile, table: str) -> dg.AssetsDefinition:
         yield dg.MaterializeResult(metadata={
             "dagster/row_count": n_rows, "estimated": len(run.results), "not_estimable": len(ne),
             "results": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(none)"),
+            INPUT_DIGEST: digest,
         })
         yield dg.AssetCheckResult(
             check_name="estimable", passed=ne.empty, severity=dg.AssetCheckSeverity.WARN,
@@ -172,7 +191,10 @@ def _report_asset(design: DesignFile, table_keys: list[dg.AssetKey]) -> dg.Asset
     """The asset that writes a paper's replication report from its stored results."""
     key = dg.AssetKey(["reports", design.paper])
 
+    code_version = code_version_of(design.path, Path(__file__), *ANALYSIS_CODE)
+
     @dg.asset(key=key, deps=[*table_keys, PUBLISHED], group_name=design.paper, kinds={"python", "html"},
+              code_version=code_version,
               description=f"Replication report of {design.paper}: published numbers beside ours "
                           "(reports/replication/<paper>.html, .md, figures).")
     def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:

@@ -3,30 +3,29 @@
 Each asset calls a pure reader in `dagster_project.sources`, then replaces its raw table, its rows in
 `raw.rejected_rows` and its file manifest in one transaction (`warehouse.replace_raw_table`).
 A missing folder or file fails the asset with the path and the expected layout; nothing falls back
-to the sample data.
+to the sample data. Readers are imported when an asset runs (pandas, openpyxl and rasterio are not
+needed to load the definitions); each asset's code version is the hash of its reader module.
 """
 
 
 import hashlib
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
+from dagster_project.metadata import table_metadata
 from dagster_project.resources import Warehouse
-from dagster_project.sources.boundaries import read_boundaries
-from dagster_project.sources.ceads import read_city_inventory, read_county_emissions, read_provincial_inventories
-from dagster_project.sources.common import LoadResult, SourceFormatError
-from dagster_project.sources.employment import read_base_employment
-from dagster_project.sources.ifr import read_ifr
-from dagster_project.sources.nightlights import read_nightlights
-from dagster_project.sources.transport_intensity import read_transport_intensity
-from dagster_project.sources.urban_construction import read_urban_construction
-from dagster_project.sources.yearbook import DICTIONARY_PATH as YEARBOOK_DICTIONARY
-from dagster_project.sources.yearbook import load_dictionary, read_yearbook
+from dagster_project.versions import SOURCE_FOLDER, code_version_of
 from dagster_project.warehouse import replace_raw_table
+
+if TYPE_CHECKING:
+    from dagster_project.sources.common import LoadResult
+
+SOURCES_DIR = Path(__file__).resolve().parents[1] / "sources"
+YEARBOOK_DICTIONARY = SOURCES_DIR / "yearbook_dictionary.yaml"
 
 
 def _sha256(path: Path) -> str:
@@ -45,37 +44,66 @@ class IngestSpec:
     table: str
     source: str
     subdir: str
-    reader: Callable[[Path], LoadResult]
+    reader: str          # "<module>:<function>", imported when the asset runs
     description: str
+    modules: tuple[str, ...]   # the reader modules in dagster_project/sources/ its code version covers
+
+    def read(self, folder: Path) -> "LoadResult":
+        """Import the reader and parse the folder."""
+        module, name = self.reader.split(":")
+        return getattr(importlib.import_module(module), name)(folder)
+
+    @property
+    def code_version(self) -> str:
+        """The hash of the reader's modules and the shared reader code (a changed reader rebuilds its table)."""
+        shared = ("common", "names", "xlsx")
+        return code_version_of(*(SOURCES_DIR / f"{m}.py" for m in sorted({*self.modules, *shared})),
+                               Path(__file__))
 
 
-def _read_nightlights(folder: Path) -> LoadResult:
+def read_nightlights_beside_boundaries(folder: Path) -> "LoadResult":
     """Zonal statistics need the polygons: read them from the sibling boundaries folder."""
+    from dagster_project.sources.boundaries import read_boundaries
+    from dagster_project.sources.nightlights import read_nightlights
+
     boundaries = read_boundaries(folder.parent / "boundaries").table
     return read_nightlights(folder, boundaries)
 
 
 SPECS: list[IngestSpec] = [
-    IngestSpec("yearbook_indicators", "yearbook", "yearbook", read_yearbook,
+    IngestSpec("yearbook_indicators", "yearbook", "yearbook", "dagster_project.sources.yearbook:read_yearbook",
                "China City Statistical Yearbook indicators (all editions and vendor panels), long format, "
-               "values in canonical units with the raw cell kept."),
-    IngestSpec("ceads_city_emissions", "ceads", "ceads/city", read_city_inventory,
-               "CEADs city CO2 inventory (sheet `emission vector`), names as published."),
-    IngestSpec("ceads_provincial_emissions", "ceads", "ceads/provincial", read_provincial_inventories,
-               "CEADs provincial sectoral inventories (all years, both label layouts), sector x fuel."),
-    IngestSpec("ceads_county_emissions", "ceads", "ceads/county", read_county_emissions,
-               "County-level CO2 (Chen et al. 2020), long format."),
-    IngestSpec("ifr_robots", "ifr", "ifr", read_ifr,
-               "IFR World Robotics installations and operational stock, country x industry x year."),
-    IngestSpec("city_boundaries", "boundaries", "boundaries", read_boundaries,
-               "City polygons (WKT) with area and centroid."),
-    IngestSpec("nightlights", "nightlights", "nightlights", _read_nightlights,
-               "Zonal night-light statistics per city, year and sensor (DMSP, VIIRS)."),
-    IngestSpec("urban_construction_heating", "urban_construction", "urban_construction", read_urban_construction,
+               "values in canonical units with the raw cell kept.",
+               ("yearbook",)),
+    IngestSpec("ceads_city_emissions", "ceads", "ceads/city", "dagster_project.sources.ceads:read_city_inventory",
+               "CEADs city CO2 inventory (sheet `emission vector`), names as published.",
+               ("ceads",)),
+    IngestSpec("ceads_provincial_emissions", "ceads", "ceads/provincial",
+               "dagster_project.sources.ceads:read_provincial_inventories",
+               "CEADs provincial sectoral inventories (all years, both label layouts), sector x fuel.",
+               ("ceads",)),
+    IngestSpec("ceads_county_emissions", "ceads", "ceads/county", "dagster_project.sources.ceads:read_county_emissions",
+               "County-level CO2 (Chen et al. 2020), long format.",
+               ("ceads",)),
+    IngestSpec("ifr_robots", "ifr", "ifr", "dagster_project.sources.ifr:read_ifr",
+               "IFR World Robotics installations and operational stock, country x industry x year.",
+               ("ifr",)),
+    IngestSpec("city_boundaries", "boundaries", "boundaries", "dagster_project.sources.boundaries:read_boundaries",
+               "City polygons (WKT) with area and centroid.",
+               ("boundaries", "codes")),
+    IngestSpec("nightlights", "nightlights", "nightlights",
+               "dagster_project.assets.ingest:read_nightlights_beside_boundaries",
+               "Zonal night-light statistics per city, year and sensor (DMSP, VIIRS).",
+               ("nightlights", "boundaries", "codes")),
+    IngestSpec("urban_construction_heating", "urban_construction", "urban_construction",
+               "dagster_project.sources.urban_construction:read_urban_construction",
                "China Urban Construction Statistical Yearbook central-heating table (heat supplied: steam, hot "
-               "water total / CHP / boiler houses), long format, names as printed."),
-    IngestSpec("transport_energy_intensity", "transport", "transport", read_transport_intensity,
-               "User-supplied transport energy intensities (kgce per passenger-km / tonne-km) with their source."),
+               "water total / CHP / boiler houses), long format, names as printed.",
+               ("urban_construction",)),
+    IngestSpec("transport_energy_intensity", "transport", "transport",
+               "dagster_project.sources.transport_intensity:read_transport_intensity",
+               "User-supplied transport energy intensities (kgce per passenger-km / tonne-km) with their source.",
+               ("transport_intensity",)),
 ]
 
 
@@ -85,23 +113,25 @@ def make_ingest_asset(spec: IngestSpec) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=["raw", spec.table],
-        group_name=f"ingest_{spec.source}",
+        group_name=spec.source,
         kinds={"python", "duckdb"},
         description=spec.description,
         deps=deps,
-        metadata={"source": spec.source, "folder": f"<CARBONPANEL_RAW_DIR>/{spec.subdir}/"},
+        code_version=spec.code_version,
+        metadata={"source": spec.source, "folder": f"<CARBONPANEL_RAW_DIR>/{spec.subdir}/",
+                  SOURCE_FOLDER: spec.subdir},
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         folder = Path(warehouse.raw_dir) / spec.subdir
-        result = spec.reader(folder)
+        result = spec.read(folder)
         files = [(str(p), p.stat().st_size, _sha256(p)) for p in result.files]
         with warehouse.connection() as conn:
             replace_raw_table(conn, spec.table, result.table, asset=spec.table, rejected=result.rejected,
                               files=files)
+            meta = table_metadata(conn, "raw", spec.table, rejected_asset=spec.table)
         context.log.info(f"raw.{spec.table}: {len(result.table)} rows, {len(result.rejected)} rejected")
         return dg.MaterializeResult(metadata={
-            "dagster/row_count": len(result.table),
-            "rejected_rows": len(result.rejected),
+            **meta,
             "files": dg.MetadataValue.json([{"file": f, "bytes": b, "sha256": h} for f, b, h in files]),
             "folder": str(folder),
         })
@@ -109,10 +139,15 @@ def make_ingest_asset(spec: IngestSpec) -> dg.AssetsDefinition:
     return _asset
 
 
-@dg.asset(key=["raw", "yearbook_dictionary"], group_name="ingest_yearbook", kinds={"python", "duckdb"},
+@dg.asset(key=["raw", "yearbook_dictionary"], group_name="yearbook", kinds={"python", "duckdb"},
+          code_version=code_version_of(YEARBOOK_DICTIONARY, SOURCES_DIR / "yearbook.py", Path(__file__)),
           description="The yearbook data dictionary (sources/yearbook_dictionary.yaml) as a table.")
 def yearbook_dictionary(warehouse: Warehouse) -> dg.MaterializeResult:
     """Load the YAML data dictionary so dbt can document every yearbook column of the panel."""
+    import pandas as pd
+
+    from dagster_project.sources.yearbook import load_dictionary
+
     # The reader's own parser: one way of reading the dictionary.
     dictionary = load_dictionary(YEARBOOK_DICTIONARY)
     rows = [{"variable": v.name, "code": v.code, "label_cn": v.label_zh, "label_en": v.label_en, "unit": v.unit,
@@ -123,17 +158,23 @@ def yearbook_dictionary(warehouse: Warehouse) -> dg.MaterializeResult:
         replace_raw_table(conn, "yearbook_dictionary", df, asset="yearbook_dictionary",
                           files=[(str(YEARBOOK_DICTIONARY), YEARBOOK_DICTIONARY.stat().st_size,
                                   _sha256(YEARBOOK_DICTIONARY))])
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(df)})
+        meta = table_metadata(conn, "raw", "yearbook_dictionary")
+    return dg.MaterializeResult(metadata=meta)
 
 
 EXTENSION_COLUMNS = ["city_code", "city_cn", "city_short", "city_en", "province_code", "level", "seat_lon",
                      "seat_lat", "source"]
 
 
-@dg.asset(key=["raw", "city_extensions"], group_name="ingest_cities", kinds={"python", "duckdb"},
+@dg.asset(key=["raw", "city_extensions"], group_name="cities", kinds={"python", "duckdb"},
+          code_version=code_version_of(Path(__file__)), metadata={SOURCE_FOLDER: "cities"},
           description="Optional extra prefecture-level units from <raw>/cities/*.csv (empty if the folder is absent).")
 def city_extensions(warehouse: Warehouse) -> dg.MaterializeResult:
     """Load user-supplied units beyond the reference seed; this source is optional by design."""
+    import pandas as pd
+
+    from dagster_project.sources.common import SourceFormatError
+
     folder = Path(warehouse.raw_dir) / "cities"
     files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
     frames = []
@@ -148,14 +189,19 @@ def city_extensions(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connection() as conn:
         replace_raw_table(conn, "city_extensions", table, asset="city_extensions",
                           files=[(str(f), f.stat().st_size, _sha256(f)) for f in files])
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(table), "files": len(files)})
+        meta = table_metadata(conn, "raw", "city_extensions", rejected_asset="city_extensions")
+    return dg.MaterializeResult(metadata={**meta, "files": len(files)})
 
 
-@dg.asset(key=["raw", "base_employment"], group_name="ingest_employment", kinds={"python", "duckdb"},
+@dg.asset(key=["raw", "base_employment"], group_name="ifr", kinds={"python", "duckdb"},
+          code_version=code_version_of(SOURCES_DIR / "employment.py", SOURCES_DIR / "codes.py", Path(__file__)),
+          metadata={SOURCE_FOLDER: "employment"},
           description="Base-year employment by city x GB/T 4754 two-digit industry from <raw>/employment/ "
                       "(optional: without it robot exposure falls back to yearbook sections).")
 def base_employment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Load the robot-exposure base shares; an absent folder is allowed and logged, not an error."""
+    from dagster_project.sources.employment import read_base_employment
+
     folder = Path(warehouse.raw_dir) / "employment"
     result = read_base_employment(folder)
     if not result.files:
@@ -164,8 +210,8 @@ def base_employment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
     with warehouse.connection() as conn:
         replace_raw_table(conn, "base_employment", result.table, asset="base_employment",
                           rejected=result.rejected, files=files)
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(result.table),
-                                          "rejected_rows": len(result.rejected), "files": len(files)})
+        meta = table_metadata(conn, "raw", "base_employment", rejected_asset="base_employment")
+    return dg.MaterializeResult(metadata={**meta, "files": len(files)})
 
 
 ingest_assets = [make_ingest_asset(s) for s in SPECS] + [yearbook_dictionary, city_extensions, base_employment]
