@@ -19,12 +19,14 @@ Tables (schema `marts`, documented in marts.variable_dictionary through seeds/di
 
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import numpy as np
-import pandas as pd
 
 from dagster_project.resources import Warehouse
+
+if TYPE_CHECKING:        # pandas is imported inside the functions: the definitions must load light
+    import pandas as pd
 
 PANEL = dg.AssetKey(["marts", "city_year_panel"])
 COUNTY = dg.AssetKey(["intermediate", "int_emissions__county_city_map"])
@@ -46,7 +48,7 @@ DEA_BAD = ["co2_mt"]
 ENERGY = "electricity_total_10k_kwh"     # the yearbook's only city energy total (electricity), for factor bias
 
 
-def _write(conn: object, name: str, frame: pd.DataFrame) -> None:
+def _write(conn: object, name: str, frame: "pd.DataFrame") -> None:
     """Replace marts.<name> with the frame."""
     conn.execute("create schema if not exists marts")
     conn.register("_frame", frame)
@@ -54,8 +56,11 @@ def _write(conn: object, name: str, frame: pd.DataFrame) -> None:
     conn.unregister("_frame")
 
 
-def inequality_tables(panel: pd.DataFrame, counties: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def inequality_tables(panel: "pd.DataFrame", counties: "pd.DataFrame") -> "tuple[pd.DataFrame, pd.DataFrame]":
     """Year-level inequality (long) and city-year within-city Theil across counties."""
+    import numpy as np
+    import pandas as pd
+
     from analysis.inequality import dagum, gini, theil
 
     rows = []
@@ -90,13 +95,15 @@ def inequality_tables(panel: pd.DataFrame, counties: pd.DataFrame) -> tuple[pd.D
     return year_level, city.merge(within, on=["city_code", "year"], how="outer")
 
 
-def _county_theil(counties: pd.DataFrame) -> pd.DataFrame:
+def _county_theil(counties: "pd.DataFrame") -> "pd.DataFrame":
     """Theil L across each city's counties in a year: equal weights, plus per-capita/per-GDP where weights exist.
 
     Equal weights: T = mean ln(μ / CO2_c), inequality of county emission levels. With a `population` or
     `gdp` column (from the optional county weights input): the weighted Theil L of CO2 per person / per
     unit of GDP, as seed 000 weights cities.
     """
+    import pandas as pd
+
     from analysis.inequality import inequality_by
 
     cols = ["city_code", "year", "theil_county", "n_counties", "n_counties_dropped"]
@@ -117,13 +124,15 @@ COUNTY_WEIGHTS_FILE = Path("counties") / "county_weights.csv"
 COUNTY_WEIGHTS_COLUMNS = {"county_code", "year"}
 
 
-def read_county_weights(raw_dir: Path) -> pd.DataFrame | None:
+def read_county_weights(raw_dir: Path) -> "pd.DataFrame | None":
     """The optional county weights input (<raw>/counties/county_weights.csv), or None when absent.
 
     Layout: one row per county and year, columns county_code (6-digit GB/T 2260, as the CEADs county file),
     year, and population (persons) and/or gdp (any constant unit); UTF-8 CSV. No such table exists under
     ../shared, so the sample has none and the marts then carry the equal-weight Theil only.
     """
+    import pandas as pd
+
     path = raw_dir / COUNTY_WEIGHTS_FILE
     if not path.is_file():
         return None
@@ -143,8 +152,10 @@ def read_county_weights(raw_dir: Path) -> pd.DataFrame | None:
     return df
 
 
-def digital_tables(panel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def digital_tables(panel: "pd.DataFrame") -> "tuple[pd.DataFrame, pd.DataFrame]":
     """Entropy-TOPSIS (pooled, by year) and PCA indices per indicator set, and their weights."""
+    import pandas as pd
+
     from analysis.indices import entropy_topsis, pca_index
 
     df = panel.assign(telecom_revenue_per_capita=panel["telecom_revenue_10k_yuan"] / panel["pop_total_10k"])
@@ -162,8 +173,10 @@ def digital_tables(panel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return out, w[["variant", "method", "year", "indicator", "weight", "n", "not_available"]]
 
 
-def productivity_tables(panel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def productivity_tables(panel: "pd.DataFrame") -> "tuple[pd.DataFrame, pd.DataFrame]":
     """Luenberger T and GT (SBI, both frontiers) and the Malmquist factor-bias table."""
+    import pandas as pd
+
     from analysis.productivity import luenberger, malmquist_bias
 
     frames, dropped = [], {}
@@ -181,7 +194,7 @@ def productivity_tables(panel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     return prod, bias.rename(columns={"time_from": "year_from"})
 
 
-def wide_measures(city: pd.DataFrame, digital: pd.DataFrame, prod: pd.DataFrame) -> pd.DataFrame:
+def wide_measures(city: "pd.DataFrame", digital: "pd.DataFrame", prod: "pd.DataFrame") -> "pd.DataFrame":
     """City-year columns side by side: within-city Theil, digital indices, global-frontier T/GT components."""
     g = prod[prod["frontier"] == "global"]
     parts = []
