@@ -21,6 +21,7 @@ from dagster_project.assets.dbt import carbon_panel_dbt  # noqa: E402
 from dagster_project.assets.designs import all_design_assets  # noqa: E402
 from dagster_project.assets.downscaling import downscaling_assets  # noqa: E402
 from dagster_project.assets.ingest import ingest_assets  # noqa: E402
+from dagster_project.assets.measures import measure_assets  # noqa: E402
 from dagster_project.assets.robots import robot_assets  # noqa: E402
 from dagster_project.config import settings  # noqa: E402
 from dagster_project.resources import make_resources  # noqa: E402
@@ -97,7 +98,8 @@ def build_definitions(warehouse: Path | None = None, raw_dir: Path | None = None
                       lock_wait_s: float = 0.0) -> dg.Definitions:
     """Assemble the Definitions for a warehouse file and raw folder (defaults: the environment)."""
     return dg.Definitions(
-        assets=[*ingest_assets, carbon_panel_dbt, *all_design_assets(), *downscaling_assets, *robot_assets],
+        assets=[*ingest_assets, carbon_panel_dbt, *all_design_assets(), *downscaling_assets, *robot_assets,
+                *measure_assets],
         asset_checks=gx_checks,
         jobs=[refresh_all, refresh_changed_sources],
         schedules=[weekly_refresh],

@@ -6,6 +6,8 @@ Figures asked for by the issues:
 - issue 8: TWFE with two fixed effects and clustered errors on 1,000,000 rows against pyfixest feols.
 - issue 5: Callaway-Sant'Anna with 999 multiplier-bootstrap draws on 300 cities x 15 years, and a
   1,000-draw placebo test, each timed, against pyfixest on the same data where it has an estimator.
+- issue 10: the Luenberger decomposition (CRS and VRS frontiers of every year and every cross-period
+  pair) for 280 cities x 14 years, production (T) and green (GT), target < 60 s on 2 cores.
 
 - issue 9: zonal night-light sums for 340 polygons over a 4,000 x 4,000 raster (seconds per raster, VIIRS-style
   float sums and DMSP-style calibrated histograms), and the peak memory of zonal statistics on a
@@ -116,6 +118,31 @@ def estimators() -> dict[str, float]:
     return {k: round(v, 3) for k, v in out.items()}
 
 
+def productivity() -> dict[str, float]:
+    """Issue 10 timings: Luenberger T and GT on 280 units x 14 years, SBI (non-radial) and radial."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.productivity import luenberger
+
+    # Cobb-Douglas frontier with 3% technical progress a year and half-normal inefficiency; CO2 ∝ output.
+    rng = np.random.default_rng(0)
+    n, t = 280, 14
+    df = pd.DataFrame({"unit": np.repeat(np.arange(n), t), "year": np.tile(np.arange(2006, 2006 + t), n)})
+    df["K"] = np.exp(rng.normal(5, 1, len(df)))
+    df["L"] = np.exp(rng.normal(3, 0.5, len(df)))
+    df["Y"] = df.K ** 0.4 * df.L ** 0.6 * np.exp(0.03 * (df.year - 2006) - np.abs(rng.normal(0, 0.3, len(df))))
+    df["CO2"] = df.Y * np.exp(rng.normal(0, 0.3, len(df)))
+    out = {}
+    for measure in ("nonradial", "radial"):
+        for spec, bad in (("T", []), ("GT", ["CO2"])):
+            direction = {"K": -1, "L": -1, "Y": 1, **({"CO2": -1} if bad else {})}
+            t0 = time.perf_counter()
+            luenberger(df, inputs=["K", "L"], good=["Y"], bad=bad, unit="unit", time="year", direction=direction,
+                       measure=measure)
+            out[f"luenberger_{spec}_{measure}_s"] = time.perf_counter() - t0
+        out[f"luenberger_T_plus_GT_{measure}_s"] = out[f"luenberger_T_{measure}_s"] + out[f"luenberger_GT_{measure}_s"]
+    return {k: round(v, 2) for k, v in out.items()}
 def threshold_iv() -> dict[str, float]:
     """Issue 9 timings: Hansen panel threshold on 8,000 observations (400 units x 20 years)."""
     import numpy as np
@@ -316,6 +343,8 @@ def main() -> int:
                              "build_time_ratio": round(r10["build_s"] / r1["build_s"], 2)}
     results["definitions_import"] = import_timing(int(os.environ.get("BENCH_REPEAT", "5")))
     print(f"definitions import: {results['definitions_import']}", flush=True)
+    results["productivity_280x14"] = productivity()
+    print(f"Luenberger (280 units x 14 years): {results['productivity_280x14']}")
     if os.environ.get("BENCH_ZONAL", "1") != "0":
         results["zonal"] = zonal()
         print(f"zonal statistics: {results['zonal']}", flush=True)

@@ -59,8 +59,17 @@ def load_tables(conn: Any, *, columns: Iterable[str], unit: str = "city_code", t
         "select column_name from information_schema.columns "
         "where table_schema = 'marts' and table_name = 'city_year_panel'").fetchall()}
     cols = [c for c in dict.fromkeys([unit, time, "province_code", "level", *columns]) if c in have]
-    panel = conn.execute(f"select {', '.join(cols)} from marts.city_year_panel "
-                         f"order by {unit}, {time}").df()
+    # Measures computed in Python after the panel (marts.city_year_measures: inequality, digital indices,
+    # Luenberger components) are joined on the panel's keys when a design asks for them.
+    measures = {r[0] for r in conn.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'marts' and table_name = 'city_year_measures'").fetchall()}
+    extra = [c for c in dict.fromkeys(columns) if c not in have and c in measures]
+    select = ", ".join([*(f"p.{c}" for c in cols), *(f"m.{c}" for c in extra)])
+    join = (f" left join marts.city_year_measures as m on m.city_code = p.{unit} and m.year = p.{time}"
+            if extra else "")
+    panel = conn.execute(f"select {select} from marts.city_year_panel as p{join} "
+                         f"order by p.{unit}, p.{time}").df()
     cohorts = conn.execute("select * from marts.treatment_cohorts order by policy_id, timing_coding, city_code").df()
     treatment = conn.execute("select city_code, year, policy_id, treated from marts.treatment_panel "
                              "order by policy_id, city_code, year").df()

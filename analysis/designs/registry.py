@@ -138,6 +138,38 @@ def _psm_did(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationRe
                    cluster=_one_cluster(spec, unit), model_id=spec.id)
 
 
+def _with_dummies(df: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, list[str]]:
+    """Fixed effects as dummy columns (first level dropped), for estimators that cannot absorb them."""
+    dummies = [pd.get_dummies(df[fe], prefix=fe, drop_first=True, dtype=float) for fe in spec.fixed_effects]
+    if not dummies:
+        return df, list(spec.controls)
+    extra = pd.concat(dummies, axis=1)
+    return pd.concat([df, extra], axis=1), [*spec.controls, *extra.columns]
+
+
+def _quantile(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.quantile import quantile_regression
+
+    o = spec.options
+    data, controls = _with_dummies(df, spec)
+    vcov = o.get("vcov", "nid")
+    res = quantile_regression(data, y=spec.outcome, x=list(spec.regressors), controls=controls,
+                              quantiles=[float(o.get("quantile", 0.5))], vcov=vcov,
+                              cluster=_one_cluster(spec, unit) if vcov in ("cluster", "bootstrap") and (
+                                  spec.cluster or vcov == "cluster") else None,
+                              reps=int(o.get("reps", 500)), seed=o.get("seed"), unit=unit, time=time,
+                              model_id=spec.id)[0]
+    res.model_id = spec.id
+    return res
+
+
+def _fgls(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
+    from analysis.gls import fgls
+
+    o = spec.options
+    data, controls = _with_dummies(df, spec)
+    return fgls(data, y=spec.outcome, x=list(spec.regressors), controls=controls, unit=unit, time=time,
+                panels=o.get("panels", "heteroskedastic"), corr=o.get("corr", "ar1"), model_id=spec.id)
 def _panel_threshold(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationResult:
     from analysis.threshold import panel_threshold
 
@@ -231,6 +263,11 @@ ESTIMATORS: dict[str, Estimator] = {e.name: e for e in [
                                     "caliper": "caliper in SDs of the logit score", "replace": "match with replacement",
                                     "common_support": "trim to common support"},
               needs_treatment=True, description="Propensity-score matched DID"),
+    Estimator("quantile", _quantile, {"quantile": "τ in (0, 1)", "vcov": "nid | iid | cluster | bootstrap",
+                                      "reps": "bootstrap draws", "seed": "bootstrap seed"},
+              description="Pooled quantile regression (pyfixest quantreg); fixed effects enter as dummies"),
+    Estimator("fgls", _fgls, {"panels": "heteroskedastic | iid", "corr": "ar1 | independent"},
+              description="xtgls-style feasible GLS; fixed effects enter as dummies"),
     Estimator("dcdh", _dcdh, {"n_boot": "cluster bootstrap draws", "seed": "bootstrap seed"}, needs_treatment=True,
               description="de Chaisemartin & D'Haultfœuille (2020) DID_M with TWFE weight diagnostic"),
     Estimator("dcdh_dynamic", _dcdh_dynamic, {"effects": "dynamic effects l = 1..L (required)",

@@ -37,7 +37,8 @@ from dagster_project.versions import (
 ANALYSIS_CODE = sorted((PROJECT_ROOT / "analysis").rglob("*.py"))
 
 DESIGN_INPUTS = [dg.AssetKey(["marts", name]) for name in
-                 ("city_year_panel", "variable_dictionary", "treatment_panel", "treatment_cohorts", "spillover_rings")]
+                 ("city_year_panel", "variable_dictionary", "treatment_panel", "treatment_cohorts", "spillover_rings",
+                  "city_year_measures")]
 PUBLISHED = dg.AssetKey(["marts", "published_estimates"])
 
 RESULTS_DDL = {

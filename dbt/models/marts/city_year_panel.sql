@@ -81,6 +81,11 @@ joined as (
         lights.light_harmonised,
         robots.robot_exposure,
         robots.robot_exposure_us,
+        capital.capital_stock_10k_yuan,
+        conv.co2_base_year,
+        conv.ln_co2_initial,
+        conv.ln_co2_growth,
+        conv.ln_co2_growth_yoy,
         robots.robot_exposure_stock,
         robots.robot_exposure_stock_us,
         robots.robot_exposure_loo,
@@ -102,6 +107,8 @@ joined as (
     left join {{ ref('int_robots__city_exposure') }} as robots using (city_code, year)
     left join {{ ref('int_robots__human_machine_match') }} as hm using (city_code, year)
     left join {{ ref('int_cities__size_class') }} as size using (city_code, year)
+    left join {{ ref('int_capital__stock') }} as capital using (city_code, year)
+    left join {{ ref('int_emissions__convergence') }} as conv using (city_code, year)
     left join {{ ref('int_energy__city_co2') }} as energy using (city_code, year)
 )
 
@@ -171,6 +178,10 @@ select
     ln(nullif(st_expenditure_10k_yuan, 0)) as ln_st_expenditure,
     ln(nullif(loans_10k_yuan, 0)) as ln_loans,
     ln(nullif(electricity_industrial_10k_kwh, 0)) as ln_electricity_industrial,
+    ---------- carbon inequality and productivity inputs (seeds 000/001; int_capital__stock)
+    ln(nullif(capital_stock_10k_yuan, 0)) as ln_capital_stock,
+    ln(nullif(co2_mt * 1e6 / nullif(pop_total_10k * 1e4, 0), 0)) as ln_co2_per_capita,
+    ln(nullif(co2_mt * 1e6 / nullif(gdp_10k_yuan / gdp_deflator, 0), 0)) as ln_co2_intensity_real,
     ---------- gap filling: count of imputed cells, then one flag per imputable yearbook column
     n_imputed,
     columns(lambda c: regexp_matches(c, '_imputed$') and c <> 'n_imputed')

@@ -23,6 +23,8 @@ derived as (
     select variable, label_cn, label_en, unit, source, formula from {{ ref('panel_derived_variables') }}
     union all
     select variable, label_cn, label_en, unit, source, formula from {{ ref('city_attribute_variables') }}
+    union all
+    select variable, label_cn, label_en, unit, source, formula from {{ ref('measure_variables') }}
 )
 
 select * from derived

@@ -1,0 +1,463 @@
+"""Green productivity by data envelopment analysis: directional distance, Luenberger, SBM, Malmquist bias.
+
+Definitions follow Stata `teddf` / `gtfpch` (Wang, Du and Zhang 2022, Stata Journal 22(1)); docs/productivity.md
+states every linear program. In short, for an evaluated point o = (x, y, b) and a reference set of observations:
+
+- Technology: Σλ x ≤ x (inputs), Σλ y ≥ y (good outputs), Σλ b = b under weak disposability of the bad
+  outputs (Färe et al. 1989) or Σλ b ≤ b under "strong" (the bad output treated like an input, as in Tone
+  2003's SBM); λ ≥ 0, plus Σλ = 1 under variable returns to scale.
+- Direction: `direction` maps each variable to the multiplier of its observed value, g_k = d_k v_ok
+  ({"K": -1, "L": -1, "Y": 1, "CO2": -1} is g = (−K, −L, Y, −CO2)); a variable with multiplier 0 is held fixed.
+- `measure="radial"`: D = max β with the point moved to v_o + β g (β free, so an observation outside a
+  frontier of another period scores below 0). `measure="nonradial"`: D = max Σ_k w_k β_k, β_k ≥ 0, each
+  variable moved by its own β_k g_k. With the default weights (each of inputs, good and bad outputs 1/3,
+  split equally within the group) and g = observed values this is Fukuyama & Weber's (2009) slacks-based
+  inefficiency (SBI), the measure seed 001 uses. D = 0 means efficient.
+- `frontier="contemporaneous"`: each year's observations span that year's frontier; `"global"`: all years'.
+
+Each LP family (one reference set, returns to scale and disposability) is built once in HiGHS (highspy);
+evaluating another point changes only its row bounds and the direction column, and HiGHS re-solves from
+the previous basis.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Rts = Literal["crs", "vrs"]
+Disposability = Literal["weak", "strong"]
+Measure = Literal["radial", "nonradial"]
+Frontier = Literal["contemporaneous", "global"]
+INF = float("inf")
+
+
+# ---------------------------------------------------------------------------------------------- data
+@dataclass(kw_only=True)
+class _Panel:
+    """The estimation frame as arrays: one row per (unit, time), columns inputs + good + bad."""
+
+    frame: pd.DataFrame              # unit, time, and the variables, sorted, complete rows only
+    variables: list[str]
+    kinds: list[str]                 # "in" | "good" | "bad" per variable
+    dropped: list[dict]
+
+    @property
+    def values(self) -> np.ndarray:
+        """The variables as a float matrix (rows as in `frame`)."""
+        return self.frame[self.variables].to_numpy(dtype=float)
+
+
+def _panel(data: pd.DataFrame, *, inputs: Sequence[str], good: Sequence[str], bad: Sequence[str], unit: str,
+           time: str, positive: bool = False) -> _Panel:
+    """Check the columns, drop (and count) incomplete or negative rows, and refuse duplicated unit-times."""
+    variables = [*inputs, *good, *bad]
+    if not inputs or not good:
+        raise ValueError("DEA needs at least one input and one good output")
+    missing = [c for c in [unit, time, *variables] if c not in data]
+    if missing:
+        raise KeyError(f"columns {missing} are not in the data")
+    frame = data[[unit, time, *variables]].copy()
+    frame[variables] = frame[variables].apply(pd.to_numeric, errors="coerce")
+    dropped = []
+    incomplete = frame[variables].isna().any(axis=1) | frame[[unit, time]].isna().any(axis=1)
+    dropped.append({"reason": "missing input or output", "rows": int(incomplete.sum())})
+    frame = frame[~incomplete]
+    bad_sign = (frame[variables] <= 0).any(axis=1) if positive else (frame[variables] < 0).any(axis=1)
+    dropped.append({"reason": "non-positive value" if positive else "negative value", "rows": int(bad_sign.sum())})
+    frame = frame[~bad_sign].sort_values([time, unit], kind="stable").reset_index(drop=True)
+    dup = frame.duplicated([unit, time])
+    if dup.any():
+        raise ValueError(f"DEA: {int(dup.sum())} duplicated ({unit}, {time}) rows, e.g. "
+                         f"{frame.loc[dup, [unit, time]].iloc[0].tolist()}")
+    kinds = ["in"] * len(inputs) + ["good"] * len(good) + ["bad"] * len(bad)
+    return _Panel(frame=frame, variables=variables, kinds=kinds, dropped=[d for d in dropped if d["rows"]])
+
+
+def _direction(panel: _Panel, direction: Mapping[str, float]) -> np.ndarray:
+    """Multipliers d_k per variable (g_k = d_k v_k); every variable must be named."""
+    missing = [v for v in panel.variables if v not in direction]
+    extra = [v for v in direction if v not in panel.variables]
+    if missing or extra:
+        raise ValueError(f"direction must name exactly the variables {panel.variables}; missing {missing}, "
+                         f"unknown {extra}")
+    d = np.array([float(direction[v]) for v in panel.variables])
+    for v, k, dk in zip(panel.variables, panel.kinds, d, strict=True):
+        if (k in ("in", "bad") and dk > 0) or (k == "good" and dk < 0):
+            raise ValueError(f"direction of {v} ({k}) has the wrong sign: {dk}")
+    if not (d != 0).any():
+        raise ValueError("direction is zero for every variable")
+    return d
+
+
+def _weights(panel: _Panel, weights: Mapping[str, float] | None, measure: str) -> np.ndarray:
+    """Non-radial weights: the given ones, or 1/(number of groups) split equally within each group."""
+    if measure == "radial":
+        if weights is not None:
+            raise ValueError("weights apply to measure='nonradial' only")
+        return np.ones(len(panel.variables))
+    if weights is not None:
+        missing = [v for v in panel.variables if v not in weights]
+        if missing:
+            raise ValueError(f"weights must name every variable; missing {missing}")
+        return np.array([float(weights[v]) for v in panel.variables])
+    groups = sorted(set(panel.kinds))
+    counts = {k: panel.kinds.count(k) for k in groups}
+    return np.array([1.0 / len(groups) / counts[k] for k in panel.kinds])
+
+
+def _scale(values: np.ndarray) -> np.ndarray:
+    """Column means (1 where a column is all zero), to put every variable on a unit scale."""
+    m = values.mean(axis=0) if len(values) else np.ones(values.shape[1])
+    return np.where(m > 0, m, 1.0)
+
+
+def _tidy(panel: _Panel, unit: str, time: str, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Unit, time and value columns, with the dropped-row accounting in `attrs`."""
+    out = panel.frame[[unit, time]].copy()
+    for name, values in columns.items():
+        out[name] = values
+    out.attrs["dropped"] = panel.dropped
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- LP families
+class _DDFamily:
+    """One directional-distance LP (reference set, returns to scale, disposability, measure) in HiGHS."""
+
+    def __init__(self, ref: np.ndarray, kinds: Sequence[str], *, rts: Rts, bad_disposability: Disposability,
+                 measure: Measure, weights: np.ndarray) -> None:
+        """Build the LP once: λ columns from the reference set, β column(s), one row per variable (+ Σλ = 1)."""
+        import highspy
+
+        self.n, self.k = ref.shape
+        self.kinds, self.measure = list(kinds), measure
+        self.h = h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")       # tiny LPs re-solved from a warm basis: presolve only costs
+        n_rows = self.k + (rts == "vrs")
+        h.addRows(n_rows, np.full(n_rows, -INF), np.full(n_rows, INF), 0, np.array([], np.int32),
+                  np.array([], np.int32), np.array([], float))
+        rows = np.arange(self.k, dtype=np.int32)
+        # λ columns: column r holds reference observation r's values (and 1 in the Σλ = 1 row under VRS)
+        idx = np.tile(np.append(rows, self.k) if rts == "vrs" else rows, self.n).astype(np.int32)
+        vals = np.column_stack([ref, np.ones(self.n)]) if rts == "vrs" else ref
+        per = self.k + (rts == "vrs")
+        h.addCols(self.n, np.zeros(self.n), np.zeros(self.n), np.full(self.n, INF), self.n * per,
+                  (np.arange(self.n) * per).astype(np.int32), idx, vals.ravel().astype(float))
+        if rts == "vrs":
+            h.changeRowBounds(self.k, 1.0, 1.0)
+        # β: one free column (radial) or one column ≥ 0 per variable (non-radial); maximise, so cost = −w
+        if measure == "radial":
+            h.addCols(1, np.array([-1.0]), np.array([-INF]), np.array([INF]), self.k, np.array([0], np.int32),
+                      rows, np.ones(self.k))
+            self.beta_cols = np.full(self.k, self.n, dtype=np.int32)
+        else:
+            h.addCols(self.k, -np.asarray(weights, float), np.zeros(self.k), np.full(self.k, INF), self.k,
+                      np.arange(self.k, dtype=np.int32), rows, np.ones(self.k))
+            self.beta_cols = (self.n + rows).astype(np.int32)
+        # Row senses: inputs (and strongly disposable bads) ≤ v, good outputs ≥ v, weakly disposable bads = v.
+        self.lower_open = np.array([k in ("in",) or (k == "bad" and bad_disposability == "strong")
+                                    for k in self.kinds])
+        self.upper_open = np.array([k == "good" for k in self.kinds])
+        self.rows = rows
+        self.status = highspy.HighsModelStatus
+
+    def solve(self, point: np.ndarray, g: np.ndarray) -> float:
+        """max β (or Σ w β) for `point` moved along g; NaN when the point cannot reach this frontier."""
+        h = self.h
+        lower = np.where(self.lower_open, -INF, point)
+        upper = np.where(self.upper_open, INF, point)
+        h.changeRowsBounds(self.k, self.rows, lower, upper)
+        # Σλ v_k − β g_k (sense) v_ok: the β coefficient of row k is −g_k
+        for r, c, gk in zip(self.rows, self.beta_cols, g, strict=True):
+            h.changeCoeff(int(r), int(c), float(-gk))
+        if self.measure == "nonradial":
+            fixed = g == 0        # a variable held fixed has no β of its own
+            h.changeColsBounds(self.k, self.beta_cols, np.zeros(self.k), np.where(fixed, 0.0, INF))
+        h.run()
+        status = h.getModelStatus()
+        if status not in (self.status.kOptimal, self.status.kInfeasible):
+            h.clearSolver()       # a warm basis can stall on a hard point: retry once from scratch
+            h.run()
+            status = h.getModelStatus()
+        if status == self.status.kOptimal:
+            return float(-h.getInfo().objective_function_value)
+        if status in (self.status.kInfeasible, self.status.kUnboundedOrInfeasible, self.status.kUnbounded):
+            h.clearSolver()       # drop the failed basis before the next point
+            return float("nan")
+        raise RuntimeError(f"HiGHS returned {status} for point {point.tolist()}")
+
+
+class _Frontiers:
+    """Lazily built LP families keyed by (reference period, returns to scale) for one panel."""
+
+    def __init__(self, panel: _Panel, *, time: str, frontier: Frontier, bad_disposability: Disposability,
+                 measure: Measure, weights: np.ndarray) -> None:
+        """Index the panel's rows by period; families are built on first use."""
+        # Every measure here is invariant to the units of a variable; dividing by the column mean keeps the
+        # LPs well scaled (capital in 万元 next to employment in 万人 differs by 1e7).
+        self.scale = _scale(panel.values)
+        self.values, self.kinds = panel.values / self.scale, panel.kinds
+        self.t = panel.frame[time].to_numpy()
+        self.frontier, self.disp, self.measure, self.weights = frontier, bad_disposability, measure, weights
+        self.cache: dict[tuple, _DDFamily] = {}
+
+    def family(self, period: object, rts: Rts) -> _DDFamily:
+        """The LP family of `period`'s frontier (or the global one) under `rts`."""
+        key = ("global" if self.frontier == "global" else period, rts)
+        if key not in self.cache:
+            ref = self.values if self.frontier == "global" else self.values[self.t == period]
+            self.cache[key] = _DDFamily(ref, self.kinds, rts=rts, bad_disposability=self.disp,
+                                        measure=self.measure, weights=self.weights)
+        return self.cache[key]
+
+    def distance(self, rows: np.ndarray, period: object, rts: Rts, d: np.ndarray,
+                 points: np.ndarray | None = None) -> np.ndarray:
+        """D of the given rows (or explicit points) against `period`'s frontier."""
+        fam = self.family(period, rts)
+        pts = self.values[rows] if points is None else points / self.scale
+        return np.array([fam.solve(p, d * p) for p in pts])
+
+
+# ---------------------------------------------------------------------------------------------- public API
+def directional_distance(data: pd.DataFrame, *, inputs: Sequence[str], good: Sequence[str], bad: Sequence[str] = (),
+                         unit: str, time: str, direction: Mapping[str, float], rts: Rts = "crs",
+                         bad_disposability: Disposability = "weak", measure: Measure = "radial",
+                         weights: Mapping[str, float] | None = None,
+                         frontier: Frontier = "contemporaneous") -> pd.DataFrame:
+    """Directional-distance inefficiency of every unit-time against its frontier (0 = efficient).
+
+    Returns columns unit, time, `ddf`; rows with a missing or negative variable are left out and counted in
+    `attrs["dropped"]`.
+    """
+    panel = _panel(data, inputs=inputs, good=good, bad=bad, unit=unit, time=time)
+    d = _direction(panel, direction)
+    w = _weights(panel, weights, measure)
+    fr = _Frontiers(panel, time=time, frontier=frontier, bad_disposability=bad_disposability, measure=measure,
+                    weights=w)
+    t = panel.frame[time].to_numpy()
+    out = np.full(len(t), np.nan)
+    for period in np.unique(t):
+        rows = np.flatnonzero(t == period)
+        out[rows] = fr.distance(rows, period, rts, d)
+    return _tidy(panel, unit, time, {"ddf": out})
+
+
+LUENBERGER_COLUMNS = ["luenberger", "lpec", "lsec", "lptp", "ltpsc", "ec", "tc"]
+
+
+def luenberger(data: pd.DataFrame, *, inputs: Sequence[str], good: Sequence[str], bad: Sequence[str] = (),
+               unit: str, time: str, direction: Mapping[str, float], rts: Rts = "crs",
+               bad_disposability: Disposability = "weak", measure: Measure = "radial",
+               weights: Mapping[str, float] | None = None,
+               frontier: Frontier = "contemporaneous") -> pd.DataFrame:
+    """Luenberger productivity indicator between consecutive periods and its four-part decomposition.
+
+    With D^s_c(r) / D^s_v(r) the CRS / VRS distance of period r's point to period s's frontier:
+    L = ½[(D^{t+1}_c(t) − D^{t+1}_c(t+1)) + (D^t_c(t) − D^t_c(t+1))];
+    LPEC = D^t_v(t) − D^{t+1}_v(t+1); LSEC = [D^t_c(t) − D^t_v(t)] − [D^{t+1}_c(t+1) − D^{t+1}_v(t+1)];
+    LPTP = ½[(D^{t+1}_v(t) − D^t_v(t)) + (D^{t+1}_v(t+1) − D^t_v(t+1))];
+    LTPSC = ½[(S^{t+1}(t) − S^t(t)) + (S^{t+1}(t+1) − S^t(t+1))], S^s(r) = D^s_c(r) − D^s_v(r);
+    EC = LPEC + LSEC, TC = LPTP + LTPSC, L = EC + TC (Epure, Kerstens & Prior 2011). With the global
+    frontier G, L = D^G_c(t) − D^G_c(t+1) and the cross-period terms D^{t+1}(t), D^t(t+1) are replaced by
+    best-practice gaps: TC = [D^G_c(t) − D^t_c(t)] − [D^G_c(t+1) − D^{t+1}_c(t+1)], LPTP the same under VRS.
+    `rts` is not used (both are computed). Returns unit, time (the later period), time_from and the columns
+    luenberger, lpec, lsec, lptp, ltpsc, ec, tc; NaN where a cross-period LP is infeasible (VRS).
+    """
+    panel = _panel(data, inputs=inputs, good=good, bad=bad, unit=unit, time=time)
+    d = _direction(panel, direction)
+    w = _weights(panel, weights, measure)
+    own = _Frontiers(panel, time=time, frontier="contemporaneous", bad_disposability=bad_disposability,
+                     measure=measure, weights=w)
+    glob = _Frontiers(panel, time=time, frontier="global", bad_disposability=bad_disposability,
+                      measure=measure, weights=w) if frontier == "global" else None
+    f = panel.frame
+    periods = np.sort(f[time].unique())
+    rows_by_t = {p: pd.Series(np.flatnonzero(f[time].to_numpy() == p), index=f.loc[f[time] == p, unit].to_numpy())
+                 for p in periods}
+    frames = []
+    for t0, t1 in itertools.pairwise(periods):
+        units = rows_by_t[t0].index.intersection(rows_by_t[t1].index, sort=False)
+        if not len(units):
+            continue
+        r0, r1 = rows_by_t[t0][units].to_numpy(), rows_by_t[t1][units].to_numpy()
+        dist = {}
+        for rts_ in ("crs", "vrs"):
+            dist[("t", "t", rts_)] = own.distance(r0, t0, rts_, d)
+            dist[("t1", "t1", rts_)] = own.distance(r1, t1, rts_, d)
+            if glob is None:
+                dist[("t1", "t", rts_)] = own.distance(r0, t1, rts_, d)      # frontier t+1, point t
+                dist[("t", "t1", rts_)] = own.distance(r1, t0, rts_, d)      # frontier t, point t+1
+            else:
+                dist[("G", "t", rts_)] = glob.distance(r0, None, rts_, d)
+                dist[("G", "t1", rts_)] = glob.distance(r1, None, rts_, d)
+        c = {k[:2]: v for k, v in dist.items() if k[2] == "crs"}
+        v = {k[:2]: val for k, val in dist.items() if k[2] == "vrs"}
+        lpec = v["t", "t"] - v["t1", "t1"]
+        lsec = (c["t", "t"] - v["t", "t"]) - (c["t1", "t1"] - v["t1", "t1"])
+        if glob is None:
+            lptp = 0.5 * ((v["t1", "t"] - v["t", "t"]) + (v["t1", "t1"] - v["t", "t1"]))
+            s = {k: c[k] - v[k] for k in c}
+            ltpsc = 0.5 * ((s["t1", "t"] - s["t", "t"]) + (s["t1", "t1"] - s["t", "t1"]))
+            total = 0.5 * ((c["t1", "t"] - c["t1", "t1"]) + (c["t", "t"] - c["t", "t1"]))
+        else:
+            lptp = (v["G", "t"] - v["t", "t"]) - (v["G", "t1"] - v["t1", "t1"])
+            tc = (c["G", "t"] - c["t", "t"]) - (c["G", "t1"] - c["t1", "t1"])
+            ltpsc = tc - lptp
+            total = c["G", "t"] - c["G", "t1"]
+        frames.append(pd.DataFrame({unit: units.to_numpy(), time: t1, "time_from": t0, "luenberger": total,
+                                    "lpec": lpec, "lsec": lsec, "lptp": lptp, "ltpsc": ltpsc,
+                                    "ec": lpec + lsec, "tc": lptp + ltpsc}))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=[unit, time, "time_from", *LUENBERGER_COLUMNS])
+    out.attrs["dropped"] = panel.dropped
+    return out
+
+
+def sbm(data: pd.DataFrame, *, inputs: Sequence[str], good: Sequence[str], bad: Sequence[str] = (), unit: str,
+        time: str, rts: Rts = "crs", frontier: Frontier = "contemporaneous") -> pd.DataFrame:
+    """Non-oriented slacks-based efficiency ρ (Tone 2001; with undesirable outputs, Tone 2003) per unit-time.
+
+    ρ = min (1 − (1/m) Σ s⁻_i/x_io) / (1 + (1/(s₁+s₂)) (Σ s^g_r/y_ro + Σ s^b_j/b_jo)) subject to
+    x_o = Xλ + s⁻, y_o = Yλ − s^g, b_o = Bλ + s^b, λ, s ≥ 0 (Σλ = 1 under VRS), solved in the
+    Charnes–Cooper linear form. Every variable must be positive. Returns unit, time, `rho` (1 = efficient).
+    """
+    panel = _panel(data, inputs=inputs, good=good, bad=bad, unit=unit, time=time, positive=True)
+    vals, t = panel.values / _scale(panel.values), panel.frame[time].to_numpy()   # ρ is units-invariant
+    m, s_out = len(inputs), len(good) + len(bad)
+    rho = np.full(len(t), np.nan)
+    groups = [(None, np.arange(len(t)))] if frontier == "global" else [(p, np.flatnonzero(t == p))
+                                                                        for p in np.unique(t)]
+    for _, rows in groups:
+        fam = _SBMFamily(vals[rows], panel.kinds, rts=rts, m=m, s=s_out)
+        rho[rows] = [fam.solve(p) for p in vals[rows]]
+    return _tidy(panel, unit, time, {"rho": rho})
+
+
+class _SBMFamily:
+    """Tone's SBM in Charnes–Cooper form for one reference set; per point only t's column, costs and one row change."""
+
+    def __init__(self, ref: np.ndarray, kinds: Sequence[str], *, rts: Rts, m: int, s: int) -> None:
+        """Columns τ, Λ (reference), one slack per variable; rows: one per variable, normalisation (+ ΣΛ = τ)."""
+        import highspy
+
+        self.n, self.k = ref.shape
+        self.kinds, self.m, self.s = list(kinds), m, s
+        self.h = h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")
+        vrs = rts == "vrs"
+        n_rows = self.k + 1 + vrs          # variable rows, normalisation row (index k), ΣΛ − τ = 0
+        h.addRows(n_rows, np.zeros(n_rows), np.zeros(n_rows), 0, np.array([], np.int32), np.array([], np.int32),
+                  np.array([], float))
+        h.changeRowBounds(self.k, 1.0, 1.0)
+        # τ column (index 0): coefficients set per point (v_o in the variable rows, 1 in normalisation, −1 in VRS)
+        tau_rows = np.arange(self.k + 1 + vrs, dtype=np.int32)
+        h.addCols(1, np.array([1.0]), np.array([0.0]), np.array([INF]), len(tau_rows), np.array([0], np.int32),
+                  tau_rows, np.r_[np.ones(self.k), 1.0, [-1.0] * vrs])
+        # Λ columns: −v_r in each variable row (v_o τ − Σ Λ v = ± slack), 1 in the VRS row
+        rows = np.arange(self.k, dtype=np.int32)
+        per = self.k + vrs
+        idx = np.tile(np.append(rows, self.k + 1) if vrs else rows, self.n).astype(np.int32)
+        vals = np.column_stack([-ref, np.ones(self.n)]) if vrs else -ref
+        h.addCols(self.n, np.zeros(self.n), np.zeros(self.n), np.full(self.n, INF), self.n * per,
+                  (np.arange(self.n) * per).astype(np.int32), idx, vals.ravel().astype(float))
+        # slacks: inputs and bads x_o τ = XΛ + s (coefficient −1), good outputs y_o τ = YΛ − s (+1)
+        sign = np.array([1.0 if k == "good" else -1.0 for k in self.kinds])
+        self.slack0 = 1 + self.n
+        idx = np.repeat(rows, 2)
+        idx[1::2] = self.k
+        vals = np.empty(2 * self.k)
+        vals[0::2] = sign
+        vals[1::2] = 0.0               # normalisation coefficients set per point (good and bad outputs)
+        h.addCols(self.k, np.zeros(self.k), np.zeros(self.k), np.full(self.k, INF), 2 * self.k,
+                  (2 * np.arange(self.k)).astype(np.int32), idx.astype(np.int32), vals)
+        self.is_input = np.array([k == "in" for k in self.kinds])
+        self.status = highspy.HighsModelStatus
+
+    def solve(self, point: np.ndarray) -> float:
+        """ρ of one point: objective τ − (1/m) Σ s⁻/x_o, normalisation τ + (1/s) Σ s⁺/y_o = 1."""
+        h = self.h
+        for r in range(self.k):
+            h.changeCoeff(r, 0, float(point[r]))
+            col = self.slack0 + r
+            if self.is_input[r]:
+                h.changeColCost(col, float(-1.0 / (self.m * point[r])))
+            else:
+                h.changeCoeff(self.k, col, float(1.0 / (self.s * point[r])))
+        h.run()
+        if h.getModelStatus() != self.status.kOptimal:
+            raise RuntimeError(f"SBM LP not solved ({h.getModelStatus()}) for point {point.tolist()}")
+        return float(h.getInfo().objective_function_value)
+
+
+def malmquist_bias(data: pd.DataFrame, *, inputs: Sequence[str], good: Sequence[str], bad: Sequence[str] = (),
+                   unit: str, time: str, bad_disposability: Disposability = "weak") -> pd.DataFrame:
+    """Malmquist index with Färe et al. (1997) input-biased technical change, and the factor-bias classification.
+
+    D^s(x, y) is the CRS Shephard output distance against period s's frontier, 1 / (1 + β) with β the radial
+    distance in the direction of the good outputs (inputs and bad outputs held at their values).
+    EFFCH = D^{t+1}(x^{t+1}, y^{t+1}) / D^t(x^t, y^t); TECH = [D^t(x^{t+1},y^{t+1}) / D^{t+1}(x^{t+1},y^{t+1})
+    · D^t(x^t,y^t) / D^{t+1}(x^t,y^t)]^½; MATECH = D^t(x^t,y^t) / D^{t+1}(x^t,y^t);
+    IBTECH = [D^{t+1}(x^t,y^t) / D^t(x^t,y^t) · D^t(x^{t+1},y^t) / D^{t+1}(x^{t+1},y^t)]^½;
+    OBTECH = TECH / (IBTECH · MATECH); MALM = EFFCH · TECH. For each pair of inputs (a, b) the column
+    `bias_a_b` names the input technical change favours (seed 000 Table 3): with the ratio a/b falling,
+    IBTECH > 1 favours b and IBTECH < 1 favours a; with it rising, the reverse; "neutral" when IBTECH = 1
+    or the ratio does not change.
+    """
+    panel = _panel(data, inputs=inputs, good=good, bad=bad, unit=unit, time=time, positive=True)
+    d = np.array([1.0 if k == "good" else 0.0 for k in panel.kinds])
+    fr = _Frontiers(panel, time=time, frontier="contemporaneous", bad_disposability=bad_disposability,
+                    measure="radial", weights=np.ones(len(d)))
+    f, vals = panel.frame, panel.values
+    n_in = len(inputs)
+    periods = np.sort(f[time].unique())
+    frames = []
+    for t0, t1 in itertools.pairwise(periods):
+        a, b = f.loc[f[time] == t0], f.loc[f[time] == t1]
+        units = pd.Index(a[unit]).intersection(pd.Index(b[unit]), sort=False)
+        if not len(units):
+            continue
+        r0 = a.index[pd.Index(a[unit]).get_indexer(units)].to_numpy()
+        r1 = b.index[pd.Index(b[unit]).get_indexer(units)].to_numpy()
+        p0, p1 = vals[r0], vals[r1]
+        mixed = p1.copy()
+        mixed[:, n_in:] = p0[:, n_in:]       # (x^{t+1}, y^t, b^t)
+
+        def shephard(points: np.ndarray, period: object) -> np.ndarray:
+            """Output distance 1 / (1 + β) of the points against `period`'s CRS frontier."""
+            return 1.0 / (1.0 + fr.distance(np.arange(0), period, "crs", d, points=points))
+
+        d00, d11 = shephard(p0, t0), shephard(p1, t1)
+        d10, d01 = shephard(p0, t1), shephard(p1, t0)      # D^{t+1}(t), D^t(t+1)
+        dm0, dm1 = shephard(mixed, t0), shephard(mixed, t1)
+        effch = d11 / d00
+        tech = np.sqrt((d01 / d11) * (d00 / d10))
+        matech = d00 / d10
+        ibtech = np.sqrt((d10 / d00) * (dm0 / dm1))
+        out = pd.DataFrame({unit: units.to_numpy(), time: t1, "time_from": t0, "malmquist": effch * tech,
+                            "effch": effch, "tech": tech, "ibtech": ibtech, "obtech": tech / (ibtech * matech),
+                            "matech": matech})
+        for i, j in itertools.combinations(range(n_in), 2):
+            ratio_change = np.sign(p1[:, i] / p1[:, j] - p0[:, i] / p0[:, j])
+            out[f"bias_{inputs[i]}_{inputs[j]}"] = _bias_label(ibtech, ratio_change, inputs[i], inputs[j])
+        frames.append(out)
+    res = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    res.attrs["dropped"] = panel.dropped
+    return res
+
+
+def _bias_label(ibtech: np.ndarray, ratio_change: np.ndarray, a: str, b: str) -> np.ndarray:
+    """Seed 000 Table 3: the favoured input of the pair (a, b) from IBTECH and the sign of Δ(a/b)."""
+    up = np.sign(ibtech - 1.0)
+    # ratio a/b falls (−1): C > 1 → b, C < 1 → a; ratio rises (+1): C > 1 → a, C < 1 → b
+    favoured = np.where(up * ratio_change > 0, a, b)
+    label = np.where((up == 0) | (ratio_change == 0), "neutral", favoured).astype(object)
+    label[np.isnan(ibtech)] = None
+    return label
