@@ -13,7 +13,8 @@ builds (as opposed to panel columns) are:
   with `false` only untreated city-years are;
 - `treated_<zone_type>` (= treated × zone type) with `treatment.by_zone_type`;
 - the design file's `derived` variables: `above_median` (1 for units above the cross-unit median of a
-  variable in a given year), `product`, `lag` (exact t-k within unit).
+  variable in a given year, or of its mean over the sample years), `product`, `lag` (exact t-k within unit),
+  `indicator` (1 where a variable takes one of the listed values, null where it is null).
 """
 
 from __future__ import annotations
@@ -202,6 +203,9 @@ def _derive(df: pd.DataFrame, d: Derived, *, unit: str, time: str) -> pd.Series:
         for c in cols[1:]:
             out = out * df[c].astype(float)
         return out
+    if d.kind == "indicator":
+        col = df[str(d.args["of"])]
+        return col.isin(list(d.args["in"])).astype(float).where(col.notna())
     if d.kind == "lag":
         of, k = str(d.args["of"]), int(d.args.get("periods", 1))
         prev = df[[unit, time, of]].assign(**{time: df[time] + k}).set_index([unit, time])[of]

@@ -55,7 +55,7 @@ class Derived:
     """A design variable computed from panel variables (e.g. above-median GDP per capita in 2014)."""
 
     name: str
-    kind: str                     # above_median | product | lag
+    kind: str                     # above_median | product | lag | indicator
     args: dict[str, Any]
 
 
@@ -117,6 +117,11 @@ class DesignFile:
         """The specifications of one table."""
         return [s for s in self.specs if s.table == table]
 
+    def columns(self, specs: Iterable[Spec]) -> list[str]:
+        """The warehouse columns these specifications read, directly or through derived variables."""
+        names = {v for s in specs for v in s.variables()} | {v for d in self.derived for v in _derived_sources(d)}
+        return sorted(names - {d.name for d in self.derived})
+
 
 def _tuple(v: Any, *, where: str, what: str) -> tuple[str, ...]:
     """A string or list of strings as a tuple; anything else is a SpecError."""
@@ -156,9 +161,10 @@ def parse_design(raw: dict[str, Any], *, path: Path | None = None) -> DesignFile
     derived = []
     for name, d in (raw.get("derived") or {}).items():
         if not isinstance(d, dict) or len(d) != 1:
-            raise SpecError(f"{where}: derived variable {name!r} needs exactly one rule (above_median, product, lag)")
+            raise SpecError(f"{where}: derived variable {name!r} needs exactly one rule "
+                            "(above_median, product, lag, indicator)")
         kind, args = next(iter(d.items()))
-        if kind not in ("above_median", "product", "lag"):
+        if kind not in ("above_median", "product", "lag", "indicator"):
             raise SpecError(f"{where}: derived variable {name!r}: unknown rule {kind!r}")
         derived.append(Derived(name=name, kind=kind, args=args if isinstance(args, dict) else {"of": args}))
     specs, seen = [], set()

@@ -162,12 +162,10 @@ def _table_asset(design: DesignFile, table: str) -> dg.AssetsDefinition:
         from analysis.designs.replication import save_figures
         from analysis.designs.runner import run_design
 
-        needed = {v for s in specs for v in s.variables()} | {
-            str(src) for d in design.derived for src in (d.args.get("of") if isinstance(d.args.get("of"), list)
-                                                         else [d.args.get("of")])}
+        needed = design.columns(specs)
         with warehouse.connection(read_only=True) as conn:
             validate_against_warehouse(conn, design)
-            tables = load_tables(conn, columns=sorted(needed), unit=design.panel.get("unit", "city_code"),
+            tables = load_tables(conn, columns=needed, unit=design.panel.get("unit", "city_code"),
                                  time=design.panel.get("time", "year"))
             digest = input_digest(tables.panel, tables.cohorts, tables.treatment, tables.rings,
                                   code_version=code_version)
