@@ -51,6 +51,20 @@ def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
                              "and table_name = ?", [schema, table]).fetchone()[0])
 
 
+@contextlib.contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Commit what the block wrote, or roll all of it back if the block raised (the error propagates)."""
+    conn.execute("begin transaction")
+    committed = False
+    try:
+        yield
+        conn.execute("commit")
+        committed = True
+    finally:
+        if not committed:
+            conn.execute("rollback")
+
+
 def replace_raw_table(
     conn: duckdb.DuckDBPyConnection,
     table: str,
@@ -68,8 +82,7 @@ def replace_raw_table(
     rej = rejected if rejected is not None else pd.DataFrame(columns=REJECTED_COLUMNS)
     rej = rej[REJECTED_COLUMNS].assign(asset=asset)
     manifest = pd.DataFrame(files or [], columns=["file", "bytes", "sha256"]).assign(asset=asset)
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         conn.execute("create schema if not exists raw")
         conn.execute(REJECTED_DDL)
         conn.execute(SOURCE_FILES_DDL)
@@ -90,10 +103,6 @@ def replace_raw_table(
             conn.execute("insert into raw.source_files (asset, file, bytes, sha256) "
                          "select asset, file, bytes, sha256 from _files")
             conn.unregister("_files")
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
 
 
 @contextlib.contextmanager

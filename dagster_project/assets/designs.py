@@ -32,6 +32,7 @@ from dagster_project.versions import (
     inputs_unchanged,
     unchanged_observation,
 )
+from dagster_project.warehouse import transaction
 
 # The estimator package is part of every design asset's code version: a changed estimator reruns the tables.
 ANALYSIS_CODE = sorted((PROJECT_ROOT / "analysis").rglob("*.py"))
@@ -89,8 +90,7 @@ def store_run(conn: Any, run: Any) -> int:
                            for r in run.runs if r.result is not None],
                           columns=["spec_id", "paper", "table_id", "column_id", "label", "estimator", "frame_rows",
                                    "result_json"])
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         ensure_result_tables(conn)
         conn.register("_ids", pd.DataFrame({"spec_id": ids}))
         for name, frame in (("regression_results", tidy), ("spec_results", serial),
@@ -101,10 +101,6 @@ def store_run(conn: Any, run: Any) -> int:
                 conn.execute(f"insert into analysis.{name} by name select * from _rows")
                 conn.unregister("_rows")
         conn.unregister("_ids")
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
     return len(tidy)
 
 
@@ -215,19 +211,13 @@ def _report_asset(design: DesignFile, table_keys: list[dg.AssetKey]) -> dg.Asset
         cmp = compare(run, published)
         out = Path(settings().reports_dir) / "replication"
         paths = write_report(run, cmp, out)
-        with warehouse.connection() as conn:
-            conn.execute("begin transaction")
-            try:
-                ensure_result_tables(conn)
-                conn.execute("delete from analysis.replication_comparison where paper = ?", [design.paper])
-                if len(cmp):
-                    conn.register("_cmp", cmp)
-                    conn.execute("insert into analysis.replication_comparison by name select * from _cmp")
-                    conn.unregister("_cmp")
-                conn.execute("commit")
-            except Exception:
-                conn.execute("rollback")
-                raise
+        with warehouse.connection() as conn, transaction(conn):
+            ensure_result_tables(conn)
+            conn.execute("delete from analysis.replication_comparison where paper = ?", [design.paper])
+            if len(cmp):
+                conn.register("_cmp", cmp)
+                conn.execute("insert into analysis.replication_comparison by name select * from _cmp")
+                conn.unregister("_cmp")
         summary = "\n".join(f"- Table {t}: {table_summary(cmp[cmp['table_id'] == t])}" for t in design.tables)
         context.log.info(f"{design.paper}: {len(cmp)} published values compared")
         return dg.MaterializeResult(metadata={

@@ -107,12 +107,8 @@ COUNTY_COLUMNS = ["county_code", "distcode_raw", "county_cn", "county_en", "city
 # ------------------------------------------------------------------ shared helpers
 def _open(path: Path) -> Workbook:
     """Read a whole workbook (sheet XML parsed directly; the provincial set is 19 files x 30 sheets)."""
-    try:
-        return Workbook(path)
-    except SourceFormatError:
-        raise
-    except Exception as exc:  # not a zip / not an xlsx at all
-        raise SourceFormatError(path, f"cannot be opened as an .xlsx workbook ({exc})") from exc
+    # Workbook itself turns a file that is not a readable .xlsx into a SourceFormatError naming it.
+    return Workbook(path)
 
 
 def _sheet(path: Path, wb: Workbook, name: str, expected: str) -> object:

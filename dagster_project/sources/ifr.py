@@ -27,12 +27,14 @@ from __future__ import annotations
 import csv
 import math
 import re
+import zipfile
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
 import pandas as pd
 from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 
 from dagster_project.sources.common import (
     LoadResult,
@@ -143,7 +145,7 @@ def _iter_xlsx(path: Path):
     """Yield (sheet, header map, decimal_comma, [(row number, cells)]) for each sheet with an IFR header."""
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several unrelated types for broken files
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:  # openpyxl's kinds
         raise SourceFormatError(path, f"cannot be opened as an .xlsx workbook: {exc}",
                                 expected=EXPECTED) from exc
     try:
