@@ -8,7 +8,7 @@ with q as (
 yearbook_cells as (
     select city_code, year, variable as input,
            string_agg(source_file || ' [' || sheet || '] row ' || source_row || ' col ' || source_column, '; '
-                      order by source_file) as printed_at
+                      order by source_file, sheet, source_row, source_column) as printed_at
     from {{ ref('int_yearbook__cells_resolved') }}
     where city_code is not null
     group by city_code, year, variable, scope
@@ -17,8 +17,8 @@ yearbook_cells as (
 heat_cells as (
     select city_code, year, replace(item, 'heat_steam_total', 'heat_steam') || case when item = 'heat_steam_total'
                                                                                 then '_10k_ton' else '_10k_gj' end as input,
-           string_agg(source_file || ' [' || sheet || '] row ' || source_row || ' col ' || source_column, '; ')
-               as printed_at
+           string_agg(source_file || ' [' || sheet || '] row ' || source_row || ' col ' || source_column, '; '
+                      order by source_file, sheet, source_row, source_column) as printed_at
     from {{ ref('int_energy__heat_resolved') }}
     where city_code is not null
     group by all

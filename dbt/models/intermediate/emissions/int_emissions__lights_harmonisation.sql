@@ -12,19 +12,37 @@ with units as (
 ),
 
 overlap as (
-    select year, ln(light_dmsp_calibrated) as y, ln(light_viirs) as x
+    select unit_code, unit_kind, year, ln(light_dmsp_calibrated) as y, ln(light_viirs) as x
     from units
     where unit_kind <> 'province' and light_dmsp_calibrated > 0 and light_viirs > 0
 ),
 
-fit as (
+-- OLS from centred sums taken in a fixed order (regr_slope's parallel aggregation is not bit-reproducible).
+moments as (
     select
-        regr_intercept(y, x) as alpha,
-        regr_slope(y, x) as beta,
-        regr_r2(y, x) as r2,
         count(*) as n_obs,
+        sum(x order by unit_code, unit_kind, year) / count(*) as mx,
+        sum(y order by unit_code, unit_kind, year) / count(*) as my,
         string_agg(distinct cast(year as varchar), ',' order by cast(year as varchar)) as overlap_years
     from overlap
+),
+
+centred as (
+    select
+        sum((o.x - m.mx) * (o.y - m.my) order by o.unit_code, o.unit_kind, o.year) as sxy,
+        sum((o.x - m.mx) * (o.x - m.mx) order by o.unit_code, o.unit_kind, o.year) as sxx,
+        sum((o.y - m.my) * (o.y - m.my) order by o.unit_code, o.unit_kind, o.year) as syy
+    from overlap as o, moments as m
+),
+
+fit as (
+    select
+        m.my - (c.sxy / c.sxx) * m.mx as alpha,
+        c.sxy / c.sxx as beta,
+        c.sxy * c.sxy / (c.sxx * c.syy) as r2,
+        m.n_obs,
+        m.overlap_years
+    from moments as m, centred as c
 ),
 
 years as (

@@ -12,8 +12,8 @@ polygons as (
 ),
 
 unit_sums as (
-    select province_code, year, sum(light_harmonised) as light_harmonised,
-           sum(light_for_downscaling) as light_for_downscaling, count(*) as n_units
+    select province_code, year, sum(light_harmonised order by city_code, unit_kind) as light_harmonised,
+           sum(light_for_downscaling order by city_code, unit_kind) as light_for_downscaling, count(*) as n_units
     from lights
     where unit_kind <> 'province'
     group by province_code, year

@@ -16,6 +16,6 @@ select
     max(case when sensor = 'dmsp' then satellite end) as dmsp_satellite,
     max(case when sensor = 'dmsp' then n_saturated end) as dmsp_saturated_pixels,
     max(case when sensor = 'viirs' then sum_light end) as light_viirs,
-    string_agg(distinct note, '; ') as note
+    string_agg(distinct note, '; ' order by note) as note
 from lights
 group by unit_code, unit_kind, province_code, year
