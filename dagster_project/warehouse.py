@@ -105,27 +105,6 @@ def replace_raw_table(
             conn.unregister("_files")
 
 
-@contextlib.contextmanager
-def staged_warehouse(target: Path) -> Iterator[Path]:
-    """Yield a staging copy of `target`; swap it in atomically on success, delete it on failure."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(target.name + ".building")
-    for leftover in (staging, staging.with_name(staging.name + ".wal")):
-        leftover.unlink(missing_ok=True)
-    if target.exists():
-        shutil.copy2(target, staging)
-    try:
-        yield staging
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        staging.with_name(staging.name + ".wal").unlink(missing_ok=True)
-        raise
-    # DuckDB checkpoints on close; a leftover WAL would mean an open writer, so refuse to swap.
-    if staging.with_name(staging.name + ".wal").exists():
-        raise RuntimeError(f"{staging} still has a write-ahead log; a connection was left open")
-    os.replace(staging, target)
-
-
 class WarehouseBusyError(RuntimeError):
     """Another run holds the warehouse's lock."""
 

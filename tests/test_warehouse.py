@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dagster_project.sources.common import REJECTED_COLUMNS
-from dagster_project.warehouse import replace_raw_table, staged_warehouse
+from dagster_project.warehouse import replace_raw_table
 
 
 def _rej(n: int) -> pd.DataFrame:
@@ -36,20 +36,3 @@ def test_failed_replace_rolls_back(tmp_path: Path) -> None:
         replace_raw_table(conn, "t", pd.DataFrame({"a": [9]}), asset="t", rejected=bad)
     assert conn.execute("select count(*) from raw.t").fetchone()[0] == 2
     assert conn.execute("select count(*) from raw.rejected_rows").fetchone()[0] == 2
-
-
-def test_staged_warehouse_swaps_only_on_success(tmp_path: Path) -> None:
-    target = tmp_path / "panel.duckdb"
-    with staged_warehouse(target) as staging:
-        c = duckdb.connect(str(staging))
-        c.execute("create table x as select 1 as v")
-        c.close()
-    assert duckdb.connect(str(target), read_only=True).execute("select v from x").fetchone() == (1,)
-    before = target.read_bytes()
-    with pytest.raises(RuntimeError), staged_warehouse(target) as staging:
-        c = duckdb.connect(str(staging))
-        c.execute("create table y as select 2 as v")
-        c.close()
-        raise RuntimeError("an asset failed")
-    assert target.read_bytes() == before
-    assert not staging.exists()
