@@ -25,10 +25,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:        # highspy is imported where an LP is built: the definitions must load light
+    import highspy
 
 Rts = Literal["crs", "vrs"]
 Disposability = Literal["weak", "strong"]
@@ -127,103 +130,271 @@ def _tidy(panel: _Panel, unit: str, time: str, columns: dict[str, np.ndarray]) -
 
 
 # ---------------------------------------------------------------------------------------------- LP families
+def _new_highs() -> highspy.Highs:
+    """A silent HiGHS model for small LPs re-solved many times from a warm basis."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("presolve", "off")       # tiny LPs re-solved from a warm basis: presolve only costs
+    # One LP at a time: with HiGHS's thread pool (threads = 0 on 2 cores) a warm re-solve costs ~3x as much.
+    h.setOptionValue("threads", _THREADS[0])
+    return h
+
+
+_THREADS = [1]
+
+
+def _run(h: highspy.Highs) -> None:
+    """h.run(); if this thread's HiGHS scheduler was started with another thread count, use that one from now on."""
+    import highspy
+
+    if h.run() == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset \
+            and h.getOptionValue("threads") != 0:
+        # HiGHS fixes the thread count of a thread's scheduler at its first run; 0 accepts the existing one
+        _THREADS[0] = 0
+        h.setOptionValue("threads", 0)
+        _run(h)
+
+
+# Column generation: a left-out λ column enters when its reduced cost (or its term in a Farkas certificate) is
+# beyond this, relative to the size of the dual vector; columns entering per pricing round.
+PRICING_TOL = 1e-9
+ENTER_PER_ROUND = 8
+
+
 class _DDFamily:
-    """One directional-distance LP (reference set, returns to scale, disposability, measure) in HiGHS."""
+    """One directional-distance LP family (reference set, RTS, disposability, measure, direction) in HiGHS.
+
+    The LP of a point o is: max Σ w_k β_k (radial: one β) over λ ≥ 0 (Σλ = 1 under VRS) with, per variable k,
+    Σ_r λ_r v_rk − β_k g_k  (≤ | ≥ | =)  v_ok and g_k = d_k v_ok. It is written with z_k = β_k g_k, so that the
+    coefficient of z_k is a constant −1 and a new point changes only row bounds, the costs −w_k/g_k and the
+    bounds of z (sign of g_k; z_k = 0 when g_k = 0): HiGHS keeps its factorisation and re-solves from the
+    previous basis in a few iterations. A radial β moving several variables keeps per-point coefficients.
+
+    Why the model holds only some λ columns (`restricted=True`, delayed column generation): the LP over a subset
+    S of the reference set is the full LP with λ_j = 0 forced for j ∉ S. (a) If it is optimal with row duals y,
+    (y, the same column duals) is dual feasible for the full LP as soon as every left-out column has a
+    non-negative reduced cost c_j − a_j·y = −a_j·y (λ has cost 0), and then the two LPs have the same optimum by
+    weak duality; otherwise the most violating columns enter and the LP is re-solved. (b) If it is infeasible,
+    HiGHS's dual ray r certifies it (sup over the column box of rᵀAx < inf over the row box of rᵀ(row)); the
+    certificate holds for the full LP iff no left-out λ column has a_j·r > 0, else those enter. (c) Unbounded
+    over S means unbounded over the full set (a larger feasible set). Each round adds at least one column, so
+    this ends with the full LP's optimum, infeasibility or unboundedness; anything else (no ray, an unclear
+    certificate, a solver failure) is settled by the LP over the whole reference set. Only the frontier's
+    supporting observations ever enter, so the LPs stay small (tens of columns instead of up to n·T).
+    Reducing the reference set to observations with zero inefficiency would *not* be exact here: under weak
+    disposability (Σλb = b) an observation with positive SBI can still span part of the technology, e.g. with
+    A = (x 1, y 1, b 1) and B = (1, 1, 2), B has SBI > 0 (b can fall to 1) but (1, 1, 2) is not in T({A}).
+    """
 
     def __init__(self, ref: np.ndarray, kinds: Sequence[str], *, rts: Rts, bad_disposability: Disposability,
-                 measure: Measure, weights: np.ndarray) -> None:
-        """Build the LP once: λ columns from the reference set, β column(s), one row per variable (+ Σλ = 1)."""
+                 measure: Measure, weights: np.ndarray, d: np.ndarray, restricted: bool = True) -> None:
+        """Set up the rows and the β (z) columns; λ columns enter on demand (all at once if not `restricted`)."""
         import highspy
 
         self.n, self.k = ref.shape
-        self.kinds, self.measure = list(kinds), measure
-        self.h = h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("presolve", "off")       # tiny LPs re-solved from a warm basis: presolve only costs
-        n_rows = self.k + (rts == "vrs")
-        h.addRows(n_rows, np.full(n_rows, -INF), np.full(n_rows, INF), 0, np.array([], np.int32),
-                  np.array([], np.int32), np.array([], float))
-        rows = np.arange(self.k, dtype=np.int32)
-        # λ columns: column r holds reference observation r's values (and 1 in the Σλ = 1 row under VRS)
-        idx = np.tile(np.append(rows, self.k) if rts == "vrs" else rows, self.n).astype(np.int32)
-        vals = np.column_stack([ref, np.ones(self.n)]) if rts == "vrs" else ref
-        per = self.k + (rts == "vrs")
-        h.addCols(self.n, np.zeros(self.n), np.zeros(self.n), np.full(self.n, INF), self.n * per,
-                  (np.arange(self.n) * per).astype(np.int32), idx, vals.ravel().astype(float))
-        if rts == "vrs":
-            h.changeRowBounds(self.k, 1.0, 1.0)
-        # β: one free column (radial) or one column ≥ 0 per variable (non-radial); maximise, so cost = −w
-        if measure == "radial":
-            h.addCols(1, np.array([-1.0]), np.array([-INF]), np.array([INF]), self.k, np.array([0], np.int32),
-                      rows, np.ones(self.k))
-            self.beta_cols = np.full(self.k, self.n, dtype=np.int32)
-        else:
-            h.addCols(self.k, -np.asarray(weights, float), np.zeros(self.k), np.full(self.k, INF), self.k,
-                      np.arange(self.k, dtype=np.int32), rows, np.ones(self.k))
-            self.beta_cols = (self.n + rows).astype(np.int32)
+        self.vrs, self.measure, self.d, self.w = rts == "vrs", measure, np.asarray(d, float), np.asarray(weights, float)
+        self.m = self.k + self.vrs
+        self.args = dict(kinds=list(kinds), rts=rts, bad_disposability=bad_disposability, measure=measure,
+                         weights=self.w, d=self.d)
+        self.ref = ref
+        # coefficients of each λ column: its values, and 1 in the Σλ = 1 row under VRS
+        self.cols = np.column_stack([ref, np.ones(self.n)]) if self.vrs else np.ascontiguousarray(ref, dtype=float)
         # Row senses: inputs (and strongly disposable bads) ≤ v, good outputs ≥ v, weakly disposable bads = v.
-        self.lower_open = np.array([k in ("in",) or (k == "bad" and bad_disposability == "strong")
-                                    for k in self.kinds])
-        self.upper_open = np.array([k == "good" for k in self.kinds])
-        self.rows = rows
+        self.lower_open = np.array([k == "in" or (k == "bad" and bad_disposability == "strong") for k in kinds])
+        self.upper_open = np.array([k == "good" for k in kinds])
+        self.rows = np.arange(self.k, dtype=np.int32)
+        moving = np.flatnonzero(self.d != 0)
+        # z columns: one per variable (non-radial), or the one moving variable's (radial); None: generic radial β
+        self.zrows = self.rows if measure == "nonradial" else (moving.astype(np.int32) if len(moving) == 1 else None)
+        self.h = h = _new_highs()
+        h.addRows(self.m, np.full(self.m, -INF), np.full(self.m, INF), 0, np.array([], np.int32),
+                  np.array([], np.int32), np.array([], float))
+        if self.vrs:
+            h.changeRowBounds(self.k, 1.0, 1.0)
+        if self.zrows is not None:
+            nz = len(self.zrows)
+            h.addCols(nz, np.zeros(nz), np.zeros(nz), np.zeros(nz), nz, np.arange(nz, dtype=np.int32), self.zrows,
+                      -np.ones(nz))
+        else:       # β free with cost −1 (maximise); its coefficients −g_k are set per point
+            h.addCols(1, np.array([-1.0]), np.array([-INF]), np.array([INF]), self.k, np.array([0], np.int32),
+                      self.rows, np.ones(self.k))
+        self.nz = h.getNumCol()
+        self.zcols = np.arange(self.nz, dtype=np.int32)
+        self.active = np.zeros(self.n, dtype=bool)
         self.status = highspy.HighsModelStatus
+        self.full: _DDFamily | None = None
+        self.restricted = restricted
+        if not restricted:
+            self._enter(np.arange(self.n))
 
-    def solve(self, point: np.ndarray, g: np.ndarray) -> float:
-        """max β (or Σ w β) for `point` moved along g; NaN when the point cannot reach this frontier."""
+    def _enter(self, idx: np.ndarray) -> None:
+        """Add the reference observations `idx` as λ columns."""
+        cnt = len(idx)
+        self.h.addCols(cnt, np.zeros(cnt), np.zeros(cnt), np.full(cnt, INF), cnt * self.m,
+                       (np.arange(cnt) * self.m).astype(np.int32), np.tile(np.arange(self.m, dtype=np.int32), cnt),
+                       self.cols[idx].ravel())
+        self.active[idx] = True
+
+    def _entering(self, score: np.ndarray, scale: float) -> np.ndarray:
+        """Left-out columns whose score (a_j·y or a_j·r) is positive beyond the tolerance, the largest first."""
+        score = np.where(self.active, -INF, score)
+        cand = np.flatnonzero(score > PRICING_TOL * max(1.0, scale))
+        if len(cand) > ENTER_PER_ROUND:
+            cand = cand[np.argpartition(-score[cand], ENTER_PER_ROUND)[:ENTER_PER_ROUND]]
+        return cand
+
+    def solve(self, points: np.ndarray) -> np.ndarray:
+        """D of each point (rows of `points`); NaN when the point cannot reach this frontier (or it is unbounded)."""
+        h, k = self.h, self.k
+        pts = np.asarray(points, dtype=float)
+        g = self.d * pts
+        lower = np.where(self.lower_open, -INF, pts)
+        upper = np.where(self.upper_open, INF, pts)
+        out = np.full(len(pts), np.nan)
+        if self.zrows is not None:
+            gz = g[:, self.zrows]
+            w = self.w[self.zrows] if self.measure == "nonradial" else np.ones(1)
+            cost = -np.divide(w, gz, out=np.zeros_like(gz), where=gz != 0)
+            if self.measure == "nonradial":        # β_k ≥ 0: z_k has the sign of g_k
+                zlo, zhi = np.where(gz < 0, -INF, 0.0), np.where(gz > 0, INF, 0.0)
+            else:                                  # β free; with g = 0 the β column is empty: unbounded or infeasible
+                zlo, zhi = np.where(gz != 0, -INF, 0.0), np.where(gz != 0, INF, 0.0)
+            skip = (gz == 0).all(axis=1) if self.measure == "radial" else np.zeros(len(pts), dtype=bool)
+        for i in range(len(pts)):
+            h.changeRowsBounds(k, self.rows, lower[i], upper[i])
+            if self.zrows is not None:
+                if skip[i]:
+                    continue
+                h.changeColsCost(self.nz, self.zcols, cost[i])
+                h.changeColsBounds(self.nz, self.zcols, zlo[i], zhi[i])
+            else:
+                for r in range(k):
+                    h.changeCoeff(r, 0, float(-g[i, r]))
+            out[i] = self._run(pts[i]) if self.restricted else self._run_full(pts[i])
+        return out
+
+    def _run_full(self, point: np.ndarray) -> float:
+        """Solve the LP over the whole reference set."""
         h = self.h
-        lower = np.where(self.lower_open, -INF, point)
-        upper = np.where(self.upper_open, INF, point)
-        h.changeRowsBounds(self.k, self.rows, lower, upper)
-        # Σλ v_k − β g_k (sense) v_ok: the β coefficient of row k is −g_k
-        for r, c, gk in zip(self.rows, self.beta_cols, g, strict=True):
-            h.changeCoeff(int(r), int(c), float(-gk))
-        if self.measure == "nonradial":
-            fixed = g == 0        # a variable held fixed has no β of its own
-            h.changeColsBounds(self.k, self.beta_cols, np.zeros(self.k), np.where(fixed, 0.0, INF))
-        h.run()
+        _run(h)
         status = h.getModelStatus()
         if status not in (self.status.kOptimal, self.status.kInfeasible):
             h.clearSolver()       # a warm basis can stall on a hard point: retry once from scratch
-            h.run()
+            _run(h)
             status = h.getModelStatus()
         if status == self.status.kOptimal:
-            return float(-h.getInfo().objective_function_value)
+            return -h.getObjectiveValue()
         if status in (self.status.kInfeasible, self.status.kUnboundedOrInfeasible, self.status.kUnbounded):
             h.clearSolver()       # drop the failed basis before the next point
             return float("nan")
         raise RuntimeError(f"HiGHS returned {status} for point {point.tolist()}")
 
+    def _run(self, point: np.ndarray) -> float:
+        """Column generation for the point whose bounds and costs are set (see the class docstring)."""
+        h, s = self.h, self.status
+        retried = False
+        while True:
+            _run(h)
+            status = h.getModelStatus()
+            if status == s.kOptimal:
+                y = np.asarray(h.getSolution().row_dual)
+                enter = self._entering(self.cols @ y, float(np.abs(y).max(initial=0.0)))
+                if not len(enter):
+                    return -h.getObjectiveValue()
+            elif status == s.kInfeasible:
+                ray = self._farkas()
+                if ray is None:
+                    return self._settle(point)
+                enter = self._entering(self.cols @ ray, float(np.abs(ray).max()))
+                if not len(enter):
+                    return float("nan")
+            elif status == s.kUnbounded:
+                return float("nan")
+            elif status == s.kUnboundedOrInfeasible or retried:
+                return self._settle(point)
+            else:
+                h.clearSolver()   # a warm basis can stall on a hard point: retry once from scratch
+                retried = True
+                continue
+            self._enter(enter)
+
+    def _farkas(self) -> np.ndarray | None:
+        """HiGHS's dual ray, oriented and checked as a certificate that the LP over the active columns is infeasible.
+
+        With row multipliers r: every x in the column box has rᵀAx ≤ Σ_j sup(a_j·r x_j), every admissible row
+        activity has rᵀ(row) ≥ Σ_i (r_i > 0 ? r_i L_i : r_i U_i); infeasible when the first is below the second.
+        """
+        _, has_ray, ray = self.h.getDualRay()
+        if not has_ray:
+            return None
+        lp = self.h.getLp()
+        col_lo, col_hi = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+        row_lo, row_hi = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+        a = self.h.getLp().a_matrix_
+        for r in (np.asarray(ray, dtype=float), -np.asarray(ray, dtype=float)):
+            coef = np.zeros(len(col_lo))          # a_j·r for every column of the model
+            start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
+            np.add.at(coef, np.repeat(np.arange(len(col_lo)), np.diff(start)), value * r[index])
+            with np.errstate(invalid="ignore"):
+                sup = np.where(coef > 0, coef * col_hi, np.where(coef < 0, coef * col_lo, 0.0)).sum()
+                low = np.where(r > 0, r * row_lo, np.where(r < 0, r * row_hi, 0.0)).sum()
+            if np.isfinite(low) and sup < low - PRICING_TOL * max(1.0, abs(low)):
+                return r
+        return None
+
+    def _settle(self, point: np.ndarray) -> float:
+        """The point's value from the LP over the whole reference set (the rare cases pricing cannot decide)."""
+        if self.full is None:
+            self.full = _DDFamily(self.ref, restricted=False, **self.args)
+        return float(self.full.solve(point[None, :])[0])
+
 
 class _Frontiers:
-    """Lazily built LP families keyed by (reference period, returns to scale) for one panel."""
+    """Lazily built LP families keyed by (reference period, returns to scale), with every distance solved once."""
 
     def __init__(self, panel: _Panel, *, time: str, frontier: Frontier, bad_disposability: Disposability,
-                 measure: Measure, weights: np.ndarray) -> None:
+                 measure: Measure, weights: np.ndarray, d: np.ndarray) -> None:
         """Index the panel's rows by period; families are built on first use."""
         # Every measure here is invariant to the units of a variable; dividing by the column mean keeps the
         # LPs well scaled (capital in 万元 next to employment in 万人 differs by 1e7).
         self.scale = _scale(panel.values)
         self.values, self.kinds = panel.values / self.scale, panel.kinds
         self.t = panel.frame[time].to_numpy()
-        self.frontier, self.disp, self.measure, self.weights = frontier, bad_disposability, measure, weights
+        self.frontier, self.disp, self.measure, self.weights, self.d = frontier, bad_disposability, measure, weights, d
         self.cache: dict[tuple, _DDFamily] = {}
+        # D of panel row r against a frontier: D^t(t) appears in the pairs (t−1, t) and (t, t+1), D^G(t) likewise
+        self.memo: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _key(self, period: object, rts: Rts) -> tuple:
+        """Cache key of a frontier: the period, or 'global'."""
+        return ("global" if self.frontier == "global" else period, rts)
 
     def family(self, period: object, rts: Rts) -> _DDFamily:
         """The LP family of `period`'s frontier (or the global one) under `rts`."""
-        key = ("global" if self.frontier == "global" else period, rts)
+        key = self._key(period, rts)
         if key not in self.cache:
             ref = self.values if self.frontier == "global" else self.values[self.t == period]
-            self.cache[key] = _DDFamily(ref, self.kinds, rts=rts, bad_disposability=self.disp,
-                                        measure=self.measure, weights=self.weights)
+            self.cache[key] = _DDFamily(ref, self.kinds, rts=rts, bad_disposability=self.disp, measure=self.measure,
+                                        weights=self.weights, d=self.d)
         return self.cache[key]
 
-    def distance(self, rows: np.ndarray, period: object, rts: Rts, d: np.ndarray,
-                 points: np.ndarray | None = None) -> np.ndarray:
-        """D of the given rows (or explicit points) against `period`'s frontier."""
-        fam = self.family(period, rts)
-        pts = self.values[rows] if points is None else points / self.scale
-        return np.array([fam.solve(p, d * p) for p in pts])
+    def distance(self, rows: np.ndarray, period: object, rts: Rts) -> np.ndarray:
+        """D of the given panel rows against `period`'s frontier, each (frontier, row) solved once."""
+        key = self._key(period, rts)
+        if key not in self.memo:
+            self.memo[key] = (np.full(len(self.values), np.nan), np.zeros(len(self.values), dtype=bool))
+        values, done = self.memo[key]
+        todo = rows[~done[rows]]
+        if len(todo):
+            values[todo] = self.family(period, rts).solve(self.values[todo])
+            done[todo] = True
+        return values[rows]
 
+    def point_distance(self, points: np.ndarray, period: object, rts: Rts) -> np.ndarray:
+        """D of explicit points (in the data's units) against `period`'s frontier."""
+        return self.family(period, rts).solve(points / self.scale)
 
 # ---------------------------------------------------------------------------------------------- public API
 def directional_distance(data: pd.DataFrame, *, inputs: Sequence[str], good: Sequence[str], bad: Sequence[str] = (),
@@ -240,23 +411,24 @@ def directional_distance(data: pd.DataFrame, *, inputs: Sequence[str], good: Seq
     d = _direction(panel, direction)
     w = _weights(panel, weights, measure)
     fr = _Frontiers(panel, time=time, frontier=frontier, bad_disposability=bad_disposability, measure=measure,
-                    weights=w)
+                    weights=w, d=d)
     t = panel.frame[time].to_numpy()
     out = np.full(len(t), np.nan)
     for period in np.unique(t):
         rows = np.flatnonzero(t == period)
-        out[rows] = fr.distance(rows, period, rts, d)
+        out[rows] = fr.distance(rows, period, rts)
     return _tidy(panel, unit, time, {"ddf": out})
 
 
 LUENBERGER_COLUMNS = ["luenberger", "lpec", "lsec", "lptp", "ltpsc", "ec", "tc"]
+FRONTIERS = ("contemporaneous", "global")
 
 
 def luenberger(data: pd.DataFrame, *, inputs: Sequence[str], good: Sequence[str], bad: Sequence[str] = (),
                unit: str, time: str, direction: Mapping[str, float], rts: Rts = "crs",
                bad_disposability: Disposability = "weak", measure: Measure = "radial",
                weights: Mapping[str, float] | None = None,
-               frontier: Frontier = "contemporaneous") -> pd.DataFrame:
+               frontier: Frontier | Sequence[Frontier] = "contemporaneous") -> pd.DataFrame:
     """Luenberger productivity indicator between consecutive periods and its four-part decomposition.
 
     With D^s_c(r) / D^s_v(r) the CRS / VRS distance of period r's point to period s's frontier:
@@ -268,56 +440,63 @@ def luenberger(data: pd.DataFrame, *, inputs: Sequence[str], good: Sequence[str]
     frontier G, L = D^G_c(t) − D^G_c(t+1) and the cross-period terms D^{t+1}(t), D^t(t+1) are replaced by
     best-practice gaps: TC = [D^G_c(t) − D^t_c(t)] − [D^G_c(t+1) − D^{t+1}_c(t+1)], LPTP the same under VRS.
     `rts` is not used (both are computed). Returns unit, time (the later period), time_from and the columns
-    luenberger, lpec, lsec, lptp, ltpsc, ec, tc; NaN where a cross-period LP is infeasible (VRS).
+    luenberger, lpec, lsec, lptp, ltpsc, ec, tc; NaN where a cross-period LP is infeasible (VRS). With a
+    sequence of frontiers, the results are stacked in that order with a `frontier` column, and the distances
+    they share (D^t(t)) are solved once.
     """
+    several = not isinstance(frontier, str)
+    frontiers = list(frontier) if several else [frontier]
+    unknown = [f for f in frontiers if f not in FRONTIERS]
+    if unknown or not frontiers:
+        raise ValueError(f"frontier must be one or more of {FRONTIERS}; got {frontier!r}")
     panel = _panel(data, inputs=inputs, good=good, bad=bad, unit=unit, time=time)
     d = _direction(panel, direction)
     w = _weights(panel, weights, measure)
-    own = _Frontiers(panel, time=time, frontier="contemporaneous", bad_disposability=bad_disposability,
-                     measure=measure, weights=w)
-    glob = _Frontiers(panel, time=time, frontier="global", bad_disposability=bad_disposability,
-                      measure=measure, weights=w) if frontier == "global" else None
+    spec = dict(time=time, bad_disposability=bad_disposability, measure=measure, weights=w, d=d)
+    own = _Frontiers(panel, frontier="contemporaneous", **spec)
+    glob = _Frontiers(panel, frontier="global", **spec) if "global" in frontiers else None
     f = panel.frame
     periods = np.sort(f[time].unique())
     rows_by_t = {p: pd.Series(np.flatnonzero(f[time].to_numpy() == p), index=f.loc[f[time] == p, unit].to_numpy())
                  for p in periods}
-    frames = []
+    frames: dict[str, list[pd.DataFrame]] = {fr: [] for fr in frontiers}
     for t0, t1 in itertools.pairwise(periods):
         units = rows_by_t[t0].index.intersection(rows_by_t[t1].index, sort=False)
         if not len(units):
             continue
         r0, r1 = rows_by_t[t0][units].to_numpy(), rows_by_t[t1][units].to_numpy()
-        dist = {}
-        for rts_ in ("crs", "vrs"):
-            dist[("t", "t", rts_)] = own.distance(r0, t0, rts_, d)
-            dist[("t1", "t1", rts_)] = own.distance(r1, t1, rts_, d)
-            if glob is None:
-                dist[("t1", "t", rts_)] = own.distance(r0, t1, rts_, d)      # frontier t+1, point t
-                dist[("t", "t1", rts_)] = own.distance(r1, t0, rts_, d)      # frontier t, point t+1
-            else:
-                dist[("G", "t", rts_)] = glob.distance(r0, None, rts_, d)
-                dist[("G", "t1", rts_)] = glob.distance(r1, None, rts_, d)
-        c = {k[:2]: v for k, v in dist.items() if k[2] == "crs"}
-        v = {k[:2]: val for k, val in dist.items() if k[2] == "vrs"}
+        c, v = ({("t", "t"): own.distance(r0, t0, rts_), ("t1", "t1"): own.distance(r1, t1, rts_)}
+                for rts_ in ("crs", "vrs"))
         lpec = v["t", "t"] - v["t1", "t1"]
         lsec = (c["t", "t"] - v["t", "t"]) - (c["t1", "t1"] - v["t1", "t1"])
-        if glob is None:
-            lptp = 0.5 * ((v["t1", "t"] - v["t", "t"]) + (v["t1", "t1"] - v["t", "t1"]))
-            s = {k: c[k] - v[k] for k in c}
-            ltpsc = 0.5 * ((s["t1", "t"] - s["t", "t"]) + (s["t1", "t1"] - s["t", "t1"]))
-            total = 0.5 * ((c["t1", "t"] - c["t1", "t1"]) + (c["t", "t"] - c["t", "t1"]))
-        else:
-            lptp = (v["G", "t"] - v["t", "t"]) - (v["G", "t1"] - v["t1", "t1"])
-            tc = (c["G", "t"] - c["t", "t"]) - (c["G", "t1"] - c["t1", "t1"])
-            ltpsc = tc - lptp
-            total = c["G", "t"] - c["G", "t1"]
-        frames.append(pd.DataFrame({unit: units.to_numpy(), time: t1, "time_from": t0, "luenberger": total,
-                                    "lpec": lpec, "lsec": lsec, "lptp": lptp, "ltpsc": ltpsc,
-                                    "ec": lpec + lsec, "tc": lptp + ltpsc}))
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=[unit, time, "time_from", *LUENBERGER_COLUMNS])
+        for fr in frontiers:
+            if fr == "contemporaneous":
+                for dist, rts_ in ((c, "crs"), (v, "vrs")):
+                    dist["t1", "t"] = own.distance(r0, t1, rts_)      # frontier t+1, point t
+                    dist["t", "t1"] = own.distance(r1, t0, rts_)      # frontier t, point t+1
+                lptp = 0.5 * ((v["t1", "t"] - v["t", "t"]) + (v["t1", "t1"] - v["t", "t1"]))
+                s = {k: c[k] - v[k] for k in c}
+                ltpsc = 0.5 * ((s["t1", "t"] - s["t", "t"]) + (s["t1", "t1"] - s["t", "t1"]))
+                total = 0.5 * ((c["t1", "t"] - c["t1", "t1"]) + (c["t", "t"] - c["t", "t1"]))
+            else:
+                assert glob is not None
+                for dist, rts_ in ((c, "crs"), (v, "vrs")):
+                    dist["G", "t"] = glob.distance(r0, None, rts_)
+                    dist["G", "t1"] = glob.distance(r1, None, rts_)
+                lptp = (v["G", "t"] - v["t", "t"]) - (v["G", "t1"] - v["t1", "t1"])
+                tc = (c["G", "t"] - c["t", "t"]) - (c["G", "t1"] - c["t1", "t1"])
+                ltpsc = tc - lptp
+                total = c["G", "t"] - c["G", "t1"]
+            frames[fr].append(pd.DataFrame({unit: units.to_numpy(), time: t1, "time_from": t0, "luenberger": total,
+                                            "lpec": lpec, "lsec": lsec, "lptp": lptp, "ltpsc": ltpsc,
+                                            "ec": lpec + lsec, "tc": lptp + ltpsc}))
+    empty = pd.DataFrame(columns=[unit, time, "time_from", *LUENBERGER_COLUMNS])
+    parts = [(pd.concat(frames[fr], ignore_index=True) if frames[fr] else empty.copy()) for fr in frontiers]
+    out = pd.concat([p.assign(frontier=fr) for p, fr in zip(parts, frontiers, strict=True)],
+                    ignore_index=True) if several else parts[0]
     out.attrs["dropped"] = panel.dropped
     return out
+
 
 
 def sbm(data: pd.DataFrame, *, inputs: Sequence[str], good: Sequence[str], bad: Sequence[str] = (), unit: str,
@@ -349,9 +528,7 @@ class _SBMFamily:
 
         self.n, self.k = ref.shape
         self.kinds, self.m, self.s = list(kinds), m, s
-        self.h = h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("presolve", "off")
+        self.h = h = _new_highs()
         vrs = rts == "vrs"
         n_rows = self.k + 1 + vrs          # variable rows, normalisation row (index k), ΣΛ − τ = 0
         h.addRows(n_rows, np.zeros(n_rows), np.zeros(n_rows), 0, np.array([], np.int32), np.array([], np.int32),
@@ -391,7 +568,7 @@ class _SBMFamily:
                 h.changeColCost(col, float(-1.0 / (self.m * point[r])))
             else:
                 h.changeCoeff(self.k, col, float(1.0 / (self.s * point[r])))
-        h.run()
+        _run(h)
         if h.getModelStatus() != self.status.kOptimal:
             raise RuntimeError(f"SBM LP not solved ({h.getModelStatus()}) for point {point.tolist()}")
         return float(h.getInfo().objective_function_value)
@@ -414,7 +591,7 @@ def malmquist_bias(data: pd.DataFrame, *, inputs: Sequence[str], good: Sequence[
     panel = _panel(data, inputs=inputs, good=good, bad=bad, unit=unit, time=time, positive=True)
     d = np.array([1.0 if k == "good" else 0.0 for k in panel.kinds])
     fr = _Frontiers(panel, time=time, frontier="contemporaneous", bad_disposability=bad_disposability,
-                    measure="radial", weights=np.ones(len(d)))
+                    measure="radial", weights=np.ones(len(d)), d=d)
     f, vals = panel.frame, panel.values
     n_in = len(inputs)
     periods = np.sort(f[time].unique())
@@ -430,13 +607,13 @@ def malmquist_bias(data: pd.DataFrame, *, inputs: Sequence[str], good: Sequence[
         mixed = p1.copy()
         mixed[:, n_in:] = p0[:, n_in:]       # (x^{t+1}, y^t, b^t)
 
-        def shephard(points: np.ndarray, period: object) -> np.ndarray:
-            """Output distance 1 / (1 + β) of the points against `period`'s CRS frontier."""
-            return 1.0 / (1.0 + fr.distance(np.arange(0), period, "crs", d, points=points))
+        def shephard(rows: np.ndarray, period: object) -> np.ndarray:
+            """Output distance 1 / (1 + β) of panel rows against `period`'s CRS frontier (D^t(t) solved once)."""
+            return 1.0 / (1.0 + fr.distance(rows, period, "crs"))
 
-        d00, d11 = shephard(p0, t0), shephard(p1, t1)
-        d10, d01 = shephard(p0, t1), shephard(p1, t0)      # D^{t+1}(t), D^t(t+1)
-        dm0, dm1 = shephard(mixed, t0), shephard(mixed, t1)
+        d00, d11 = shephard(r0, t0), shephard(r1, t1)
+        d10, d01 = shephard(r0, t1), shephard(r1, t0)      # D^{t+1}(t), D^t(t+1)
+        dm0, dm1 = (1.0 / (1.0 + fr.point_distance(mixed, t_, "crs")) for t_ in (t0, t1))
         effch = d11 / d00
         tech = np.sqrt((d01 / d11) * (d00 / d10))
         matech = d00 / d10

@@ -182,11 +182,12 @@ def productivity_tables(panel: "pd.DataFrame") -> "tuple[pd.DataFrame, pd.DataFr
     frames, dropped = [], {}
     for spec, bad in (("T", []), ("GT", DEA_BAD)):
         direction = {**{v: -1 for v in DEA_INPUTS}, **{v: 1 for v in DEA_GOOD}, **{v: -1 for v in bad}}
-        for frontier in ("contemporaneous", "global"):
-            r = luenberger(panel, inputs=DEA_INPUTS, good=DEA_GOOD, bad=bad, unit="city_code", time="year",
-                           direction=direction, measure="nonradial", frontier=frontier)
-            frames.append(r.assign(spec=spec, frontier=frontier, measure="sbi_nonradial"))
-            dropped.update({f"{spec}: {d['reason']}": d["rows"] for d in r.attrs["dropped"]})
+        # both frontiers in one call: they share the own-period distances D^t(t)
+        both = luenberger(panel, inputs=DEA_INPUTS, good=DEA_GOOD, bad=bad, unit="city_code", time="year",
+                          direction=direction, measure="nonradial", frontier=("contemporaneous", "global"))
+        for frontier, r in both.groupby("frontier", sort=False):
+            frames.append(r.drop(columns="frontier").assign(spec=spec, frontier=frontier, measure="sbi_nonradial"))
+        dropped.update({f"{spec}: {d['reason']}": d["rows"] for d in both.attrs["dropped"]})
     prod = pd.concat(frames, ignore_index=True).rename(columns={"time_from": "year_from"})
     prod.attrs["dropped"] = dropped
     bias = malmquist_bias(panel.rename(columns={ENERGY: "E", DEA_INPUTS[0]: "K", DEA_INPUTS[1]: "L"}),
