@@ -163,6 +163,36 @@ PRICING_TOL = 1e-9
 ENTER_PER_ROUND = 8
 
 
+@dataclass(kw_only=True)
+class _Basis:
+    """A simplex basis of an LP family, prepared for testing many points at once (see `_DDFamily._certify`).
+
+    Positions of B are the basic variables (λ of reference rows, z columns, row activities); the index arrays
+    point into the per-point tables of `_Points`.
+    """
+
+    inv: np.ndarray               # B⁻¹
+    primal: np.ndarray            # x_B = rhs @ primal (B⁻¹ applied to the bounds of the non-basic row activities)
+    lb: np.ndarray                # bound-table columns of each basic variable's lower / upper bound
+    ub: np.ndarray
+    cost: np.ndarray              # cost-table column of each basic variable (0 for λ and rows)
+    pick: np.ndarray              # y @ pick: the y-part of the reduced costs of the non-basic z and rows
+    dcost: np.ndarray             # cost-table column of each of those (their own cost)
+    dlb: np.ndarray               # dual-bound-table columns of their reduced cost's lower / upper bound
+    dub: np.ndarray
+
+
+@dataclass(kw_only=True)
+class _Points:
+    """The points being solved, as tables the basis test gathers from."""
+
+    rhs: np.ndarray               # row bound values per point: the point's values (and 1 in the VRS row)
+    bounds: np.ndarray            # columns 0, +inf, z lower, z upper, row lower, row upper (see _DDFamily._points)
+    cost: np.ndarray              # columns 0, z costs
+    dual_bounds: np.ndarray       # columns −inf, +inf, 0, lower and upper bound of each z's reduced cost
+    tol: np.ndarray               # primal tolerance per point
+
+
 class _DDFamily:
     """One directional-distance LP family (reference set, RTS, disposability, measure, direction) in HiGHS.
 
@@ -189,7 +219,7 @@ class _DDFamily:
     """
 
     def __init__(self, ref: np.ndarray, kinds: Sequence[str], *, rts: Rts, bad_disposability: Disposability,
-                 measure: Measure, weights: np.ndarray, d: np.ndarray, restricted: bool = True) -> None:
+                 measure: Measure, weights: np.ndarray, d: np.ndarray, fast: bool = True) -> None:
         """Set up the rows and the β (z) columns; λ columns enter on demand (all at once if not `restricted`)."""
         import highspy
 
@@ -201,9 +231,13 @@ class _DDFamily:
         self.ref = ref
         # coefficients of each λ column: its values, and 1 in the Σλ = 1 row under VRS
         self.cols = np.column_stack([ref, np.ones(self.n)]) if self.vrs else np.ascontiguousarray(ref, dtype=float)
+        self.cols_t = np.ascontiguousarray(self.cols.T)
         # Row senses: inputs (and strongly disposable bads) ≤ v, good outputs ≥ v, weakly disposable bads = v.
         self.lower_open = np.array([k == "in" or (k == "bad" and bad_disposability == "strong") for k in kinds])
         self.upper_open = np.array([k == "good" for k in kinds])
+        # the row activity has an upper bound v (≤ or =) / a lower bound v (≥ or =); the VRS row is = 1
+        self.row_le = np.append(~self.upper_open, np.ones(int(self.vrs), dtype=bool))
+        self.row_ge = np.append(~self.lower_open, np.ones(int(self.vrs), dtype=bool))
         self.rows = np.arange(self.k, dtype=np.int32)
         moving = np.flatnonzero(self.d != 0)
         # z columns: one per variable (non-radial), or the one moving variable's (radial); None: generic radial β
@@ -223,10 +257,13 @@ class _DDFamily:
         self.nz = h.getNumCol()
         self.zcols = np.arange(self.nz, dtype=np.int32)
         self.active = np.zeros(self.n, dtype=bool)
+        self.col_ref = np.zeros(0, dtype=np.int64)      # reference observation of each λ column, in model order
+        self.pool: list[_Basis] = []
+        self.pool_keys: set[tuple] = set()
         self.status = highspy.HighsModelStatus
         self.full: _DDFamily | None = None
-        self.restricted = restricted
-        if not restricted:
+        self.fast = fast
+        if not fast:
             self._enter(np.arange(self.n))
 
     def _enter(self, idx: np.ndarray) -> None:
@@ -236,6 +273,12 @@ class _DDFamily:
                        (np.arange(cnt) * self.m).astype(np.int32), np.tile(np.arange(self.m, dtype=np.int32), cnt),
                        self.cols[idx].ravel())
         self.active[idx] = True
+        self.col_ref = np.append(self.col_ref, idx)
+
+    def _price(self, y: np.ndarray) -> np.ndarray:
+        """a_j·y for every reference column j (y one vector or one per row of a matrix)."""
+        # einsum, not BLAS: a threaded OpenBLAS gemm on these thin products costs 10x more on a busy machine
+        return np.einsum("...m,mn->...n", y, self.cols_t)
 
     def _entering(self, score: np.ndarray, scale: float) -> np.ndarray:
         """Left-out columns whose score (a_j·y or a_j·r) is positive beyond the tolerance, the largest first."""
@@ -253,6 +296,7 @@ class _DDFamily:
         lower = np.where(self.lower_open, -INF, pts)
         upper = np.where(self.upper_open, INF, pts)
         out = np.full(len(pts), np.nan)
+        todo = np.ones(len(pts), dtype=bool)
         if self.zrows is not None:
             gz = g[:, self.zrows]
             w = self.w[self.zrows] if self.measure == "nonradial" else np.ones(1)
@@ -261,19 +305,125 @@ class _DDFamily:
                 zlo, zhi = np.where(gz < 0, -INF, 0.0), np.where(gz > 0, INF, 0.0)
             else:                                  # β free; with g = 0 the β column is empty: unbounded or infeasible
                 zlo, zhi = np.where(gz != 0, -INF, 0.0), np.where(gz != 0, INF, 0.0)
-            skip = (gz == 0).all(axis=1) if self.measure == "radial" else np.zeros(len(pts), dtype=bool)
-        for i in range(len(pts)):
+                todo &= (gz != 0).any(axis=1)
+        reuse = self.fast and self.zrows is not None
+        if reuse:
+            ctx = self._points(np.column_stack([pts, np.ones(len(pts))]) if self.vrs else pts, cost, gz)
+            hits = []
+            for j, basis in enumerate(self.pool):
+                if not todo.any():
+                    break
+                if self._certify(basis, ctx, todo, out):
+                    hits.append(j)
+            # bases that served this batch are tried first next time (points of a frontier share few facets)
+            self.pool = [self.pool[j] for j in hits] + [b for j, b in enumerate(self.pool) if j not in set(hits)]
+        for i in np.flatnonzero(todo):
+            if not todo[i]:           # certified by a basis found since the loop started
+                continue
             h.changeRowsBounds(k, self.rows, lower[i], upper[i])
             if self.zrows is not None:
-                if skip[i]:
-                    continue
                 h.changeColsCost(self.nz, self.zcols, cost[i])
                 h.changeColsBounds(self.nz, self.zcols, zlo[i], zhi[i])
             else:
                 for r in range(k):
                     h.changeCoeff(r, 0, float(-g[i, r]))
-            out[i] = self._run(pts[i]) if self.restricted else self._run_full(pts[i])
+            out[i] = self._run(pts[i]) if self.fast else self._run_full(pts[i])
+            todo[i] = False
+            if reuse and np.isfinite(out[i]) and todo.any():
+                basis = self._basis()
+                if basis is not None:
+                    self.pool.append(basis)
+                    self._certify(basis, ctx, todo, out)
         return out
+
+    def _points(self, rhs: np.ndarray, cost: np.ndarray, gz: np.ndarray) -> _Points:
+        """Bound, cost and dual-bound tables of the points (z_q ≥ 0 if g_q > 0, ≤ 0 if < 0, = 0 if 0; radial: free)."""
+        u, nz = len(rhs), self.nz
+        s = np.sign(gz) if self.measure == "nonradial" else np.full(gz.shape, np.nan)
+        zlo = np.where(s < 0, -INF, np.where(np.isnan(s), -INF, 0.0))
+        zhi = np.where(s > 0, INF, np.where(np.isnan(s), INF, 0.0))
+        # reduced cost of a non-basic z at 0: ≥ 0 at its lower bound, ≤ 0 at its upper bound, free if fixed, 0 if free
+        dlo = np.where(s > 0, 0.0, np.where(np.isnan(s), 0.0, -INF))
+        dhi = np.where(s < 0, 0.0, np.where(np.isnan(s), 0.0, INF))
+        row_lo = np.where(self.row_ge, rhs, -INF)
+        row_hi = np.where(self.row_le, rhs, INF)
+        bounds = np.column_stack([np.zeros(u), np.full(u, INF), zlo, zhi, row_lo, row_hi])
+        dual = np.column_stack([np.full(u, -INF), np.full(u, INF), np.zeros(u), dlo, dhi])
+        del nz
+        return _Points(rhs=rhs, bounds=bounds, cost=np.column_stack([np.zeros(u), cost]), dual_bounds=dual,
+                       tol=PRICING_TOL * np.maximum(1.0, np.abs(rhs).max(axis=1)))
+
+    def _basis(self) -> _Basis | None:
+        """The optimal basis HiGHS just found, in terms of reference observations, z columns and rows."""
+        basic = np.sort(self.h.getBasicVariables()[1])     # column j ≥ 0, row i as −(i + 1)
+        lam = self.col_ref[basic[basic >= self.nz] - self.nz]
+        z = basic[(basic >= 0) & (basic < self.nz)]
+        rows = -1 - basic[basic < 0][::-1]
+        key = (lam.tobytes(), z.tobytes(), rows.tobytes())
+        if key in self.pool_keys or len(lam) + len(z) + len(rows) != self.m:
+            return None
+        self.pool_keys.add(key)
+        m, nz, nl = self.m, self.nz, len(lam)
+        mat = np.zeros((m, m))
+        mat[:, :nl] = self.cols[lam].T
+        mat[self.zrows[z], nl + np.arange(len(z))] = -1.0
+        mat[rows, nl + len(z) + np.arange(len(rows))] = -1.0
+        try:
+            inv = np.linalg.inv(mat)
+        except np.linalg.LinAlgError:
+            return None
+        if np.abs(mat).sum(0).max() * np.abs(inv).sum(0).max() > 1e10:     # ill-conditioned: leave it to HiGHS
+            return None
+        nonbasic_row = np.ones(m, dtype=bool)
+        nonbasic_row[rows] = False
+        nonbasic_z = np.setdiff1d(np.arange(nz), z)
+        nb_rows = np.flatnonzero(nonbasic_row)
+        # bound-table columns: 0 → 0, 1 → +inf, 2 + q → z_q lower, 2 + nz + q → upper, 2 + 2nz + i → row i lower, …
+        lb = np.concatenate([np.zeros(nl, int), 2 + z, 2 + 2 * nz + rows])
+        ub = np.concatenate([np.ones(nl, int), 2 + nz + z, 2 + 2 * nz + m + rows])
+        pick = np.zeros((m, len(nonbasic_z) + len(nb_rows)))
+        pick[self.zrows[nonbasic_z], np.arange(len(nonbasic_z))] = 1.0       # z_q (column −e): c_q + y_row
+        pick[nb_rows, len(nonbasic_z) + np.arange(len(nb_rows))] = 1.0       # row activity (column −e): y_i
+        # a non-basic row activity sits at its bound v: reduced cost ≤ 0 at an upper bound, ≥ 0 at a lower one
+        at_upper = (self.row_le & ~self.row_ge)[nb_rows]
+        at_lower = (self.row_ge & ~self.row_le)[nb_rows]
+        return _Basis(inv=inv, primal=nonbasic_row[:, None] * inv.T,
+                      lb=lb, ub=ub, cost=np.concatenate([np.zeros(nl, int), 1 + z, np.zeros(len(rows), int)]),
+                      pick=pick, dcost=np.concatenate([1 + nonbasic_z, np.zeros(len(nb_rows), int)]),
+                      dlb=np.concatenate([3 + nonbasic_z, np.where(at_lower, 2, 0)]),
+                      dub=np.concatenate([3 + nz + nonbasic_z, np.where(at_upper, 2, 1)]))
+
+    def _certify(self, basis: _Basis, ctx: _Points, todo: np.ndarray, out: np.ndarray) -> bool:
+        """Settle the points for which `basis` is optimal over the whole reference set; whether any was.
+
+        Simplex optimality: x_B = B⁻¹ b within the bounds of the basic variables, and with yᵀ = c_Bᵀ B⁻¹ every
+        non-basic variable's reduced cost c_j − a_jᵀy has the sign its bound allows; for every λ_j of the whole
+        reference set that is −a_j·y ≥ 0. The point's D is then −c_Bᵀ x_B, the full LP's optimum.
+        """
+        idx = np.flatnonzero(todo)
+        tol = ctx.tol[idx, None]
+        x = ctx.rhs[idx] @ basis.primal
+        bounds = ctx.bounds[idx]
+        ok = ((x >= bounds[:, basis.lb] - tol) & (x <= bounds[:, basis.ub] + tol)).all(axis=1)
+        if not ok.any():
+            return False
+        idx, x = idx[ok], x[ok]
+        cost = ctx.cost[idx]
+        cb = cost[:, basis.cost]
+        y = cb @ basis.inv
+        dtol = PRICING_TOL * np.maximum(1.0, np.abs(y).max(axis=1))[:, None]
+        d = y @ basis.pick + cost[:, basis.dcost]
+        dual = ctx.dual_bounds[idx]
+        ok = ((d >= dual[:, basis.dlb] - dtol) & (d <= dual[:, basis.dub] + dtol)).all(axis=1)
+        if ok.any():
+            sub = np.flatnonzero(ok)
+            ok[sub] = self._price(y[sub]).max(axis=1) <= dtol[sub, 0]
+        if not ok.any():
+            return False
+        done = idx[ok]
+        out[done] = -(cb[ok] * x[ok]).sum(axis=1)
+        todo[done] = False
+        return True
 
     def _run_full(self, point: np.ndarray) -> float:
         """Solve the LP over the whole reference set."""
@@ -300,14 +450,14 @@ class _DDFamily:
             status = h.getModelStatus()
             if status == s.kOptimal:
                 y = np.asarray(h.getSolution().row_dual)
-                enter = self._entering(self.cols @ y, float(np.abs(y).max(initial=0.0)))
+                enter = self._entering(self._price(y), float(np.abs(y).max(initial=0.0)))
                 if not len(enter):
                     return -h.getObjectiveValue()
             elif status == s.kInfeasible:
                 ray = self._farkas()
                 if ray is None:
                     return self._settle(point)
-                enter = self._entering(self.cols @ ray, float(np.abs(ray).max()))
+                enter = self._entering(self._price(ray), float(np.abs(ray).max()))
                 if not len(enter):
                     return float("nan")
             elif status == s.kUnbounded:
@@ -347,7 +497,7 @@ class _DDFamily:
     def _settle(self, point: np.ndarray) -> float:
         """The point's value from the LP over the whole reference set (the rare cases pricing cannot decide)."""
         if self.full is None:
-            self.full = _DDFamily(self.ref, restricted=False, **self.args)
+            self.full = _DDFamily(self.ref, fast=False, **self.args)
         return float(self.full.solve(point[None, :])[0])
 
 
