@@ -214,6 +214,17 @@ def wide_measures(city: "pd.DataFrame", digital: "pd.DataFrame", prod: "pd.DataF
           description="Carbon inequality, digital-economy indices and Luenberger green productivity marts.")
 def measure_marts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Compute the measure marts from the panel and the CEADs county product and write them to `marts`."""
+    import time
+
+    seconds: dict[str, float] = {}          # per part, in the metadata: the build's slowest asset stays explained
+    start = time.perf_counter()
+
+    def lap(part: str) -> None:
+        """Record the seconds since the previous lap under `part`."""
+        nonlocal start
+        seconds[part] = round(time.perf_counter() - start, 2)
+        start = time.perf_counter()
+
     with warehouse.connection(read_only=True) as conn:
         panel = conn.execute("select * from marts.city_year_panel order by city_code, year").df()
         counties = conn.execute(
@@ -223,20 +234,26 @@ def measure_marts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg
     county_weights = read_county_weights(Path(warehouse.raw_dir))
     if county_weights is not None:
         counties = counties.merge(county_weights, on=["county_code", "year"], how="left")
+    lap("read")
     year_level, city = inequality_tables(panel, counties)
+    lap("inequality")
     digital, weights = digital_tables(panel)
+    lap("digital")
     prod, bias = productivity_tables(panel)
+    lap("productivity")
     wide = wide_measures(city, digital, prod)
     with warehouse.connection() as conn:
         for name, frame in (("inequality_year", year_level), ("inequality_city_year", city),
                             ("digital_index", digital), ("digital_index_weights", weights),
                             ("productivity", prod), ("factor_bias", bias), ("city_year_measures", wide)):
             _write(conn, name, frame)
+    lap("write")
     dropped = {"luenberger rows with an infeasible cross-period LP": int(prod["luenberger"].isna().sum())}
     dropped.update(prod.attrs["dropped"])
-    context.log.info(f"measure marts: {len(wide)} city-years; {dropped}")
+    context.log.info(f"measure marts: {len(wide)} city-years; {dropped}; seconds {seconds}")
     return dg.MaterializeResult(metadata={"dagster/row_count": len(wide), "productivity_rows": len(prod),
                                           "dropped": dg.MetadataValue.json(dropped),
+                                          "seconds": dg.MetadataValue.json(seconds),
                                           "path": str(Path(warehouse.path))})
 
 
