@@ -262,6 +262,9 @@ class _DDFamily:
         self.pool_keys: set[tuple] = set()
         self.status = highspy.HighsModelStatus
         self.full: _DDFamily | None = None
+        self.now: tuple[np.ndarray, ...] = ()      # bounds of the point being solved: rows, z, and its g
+        self.rays: list[np.ndarray] = []           # Farkas rays valid for the whole reference set
+        self.last_ray: np.ndarray | None = None
         self.fast = fast
         if not fast:
             self._enter(np.arange(self.n))
@@ -297,6 +300,9 @@ class _DDFamily:
         upper = np.where(self.upper_open, INF, pts)
         out = np.full(len(pts), np.nan)
         todo = np.ones(len(pts), dtype=bool)
+        # the bounds of every row activity, with Σλ = 1 under VRS (for the infeasibility certificate)
+        row_lo = np.column_stack([lower, np.ones(len(pts))]) if self.vrs else lower
+        row_hi = np.column_stack([upper, np.ones(len(pts))]) if self.vrs else upper
         if self.zrows is not None:
             gz = g[:, self.zrows]
             w = self.w[self.zrows] if self.measure == "nonradial" else np.ones(1)
@@ -309,6 +315,10 @@ class _DDFamily:
         reuse = self.fast and self.zrows is not None
         if reuse:
             ctx = self._points(np.column_stack([pts, np.ones(len(pts))]) if self.vrs else pts, cost, gz)
+            for ray in self.rays:
+                if not todo.any():
+                    break
+                self._refute(ray, row_lo, row_hi, zlo, zhi, todo)
             hits = []
             for j, basis in enumerate(self.pool):
                 if not todo.any():
@@ -324,11 +334,17 @@ class _DDFamily:
             if self.zrows is not None:
                 h.changeColsCost(self.nz, self.zcols, cost[i])
                 h.changeColsBounds(self.nz, self.zcols, zlo[i], zhi[i])
+                self.now = (row_lo[i], row_hi[i], zlo[i], zhi[i], g[i])
             else:
                 for r in range(k):
                     h.changeCoeff(r, 0, float(-g[i, r]))
+                self.now = (row_lo[i], row_hi[i], np.array([-INF]), np.array([INF]), g[i])
+            self.last_ray = None
             out[i] = self._run(pts[i]) if self.fast else self._run_full(pts[i])
             todo[i] = False
+            if reuse and self.last_ray is not None and todo.any():
+                self.rays.append(self.last_ray)
+                self._refute(self.last_ray, row_lo, row_hi, zlo, zhi, todo)
             if reuse and np.isfinite(out[i]) and todo.any():
                 basis = self._basis()
                 if basis is not None:
@@ -459,6 +475,7 @@ class _DDFamily:
                     return self._settle(point)
                 enter = self._entering(self._price(ray), float(np.abs(ray).max()))
                 if not len(enter):
+                    self.last_ray = ray     # it certifies infeasibility over the whole reference set
                     return float("nan")
             elif status == s.kUnbounded:
                 return float("nan")
@@ -479,20 +496,35 @@ class _DDFamily:
         _, has_ray, ray = self.h.getDualRay()
         if not has_ray:
             return None
-        lp = self.h.getLp()
-        col_lo, col_hi = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
-        row_lo, row_hi = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
-        a = self.h.getLp().a_matrix_
+        row_lo, row_hi, z_lo, z_hi, g = self.now
+        col_lo = np.concatenate([z_lo, np.zeros(len(self.col_ref))])
+        col_hi = np.concatenate([z_hi, np.full(len(self.col_ref), INF)])
+        lam = self.cols[self.col_ref]
         for r in (np.asarray(ray, dtype=float), -np.asarray(ray, dtype=float)):
-            coef = np.zeros(len(col_lo))          # a_j·r for every column of the model
-            start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
-            np.add.at(coef, np.repeat(np.arange(len(col_lo)), np.diff(start)), value * r[index])
+            # a_j·r for every column of the model: z (−e_k, or the radial β's −g), then the active λ
+            z = -r[self.zrows] if self.zrows is not None else np.array([-(g @ r[:self.k])])
+            coef = np.concatenate([z, lam @ r])
             with np.errstate(invalid="ignore"):
                 sup = np.where(coef > 0, coef * col_hi, np.where(coef < 0, coef * col_lo, 0.0)).sum()
                 low = np.where(r > 0, r * row_lo, np.where(r < 0, r * row_hi, 0.0)).sum()
             if np.isfinite(low) and sup < low - PRICING_TOL * max(1.0, abs(low)):
                 return r
         return None
+
+    def _refute(self, ray: np.ndarray, row_lo: np.ndarray, row_hi: np.ndarray, z_lo: np.ndarray, z_hi: np.ndarray,
+                todo: np.ndarray) -> None:
+        """Mark the points (left NaN) whose LP the ray proves infeasible over the whole reference set.
+
+        The ray has a_j·r ≤ 0 for every λ column of the reference set (checked when it was found); what depends on
+        the point is the z columns' box (the sign of g) and the row bounds (its values): see `_farkas`.
+        """
+        idx = np.flatnonzero(todo)
+        coef = -ray[self.zrows]
+        with np.errstate(invalid="ignore"):
+            sup = np.where(coef > 0, coef * z_hi[idx], np.where(coef < 0, coef * z_lo[idx], 0.0)).sum(axis=1)
+            low = np.where(ray > 0, ray * row_lo[idx], np.where(ray < 0, ray * row_hi[idx], 0.0)).sum(axis=1)
+        proved = np.isfinite(low) & (sup < low - PRICING_TOL * np.maximum(1.0, np.abs(low)))
+        todo[idx[proved]] = False
 
     def _settle(self, point: np.ndarray) -> float:
         """The point's value from the LP over the whole reference set (the rare cases pricing cannot decide)."""
