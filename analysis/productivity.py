@@ -15,9 +15,13 @@ states every linear program. In short, for an evaluated point o = (x, y, b) and 
   inefficiency (SBI), the measure seed 001 uses. D = 0 means efficient.
 - `frontier="contemporaneous"`: each year's observations span that year's frontier; `"global"`: all years'.
 
-Each LP family (one reference set, returns to scale and disposability) is built once in HiGHS (highspy);
-evaluating another point changes only its row bounds and the direction column, and HiGHS re-solves from
-the previous basis.
+Each LP family (one reference set, returns to scale, disposability, measure, direction) is built once in HiGHS
+(highspy) and every distance is solved once (`_Frontiers` memoises D^t(t), D^G(t)). A point is settled, in
+this order, by (1) an optimal basis found for an earlier point, when it is primal and dual feasible for this
+one over the whole reference set (vectorised over all points waiting), (2) a Farkas ray of an earlier point
+that proves this one infeasible, (3) HiGHS on the LP restricted to the λ columns that have entered so far,
+with pricing against the whole reference set (column generation), (4) the LP over the whole reference set,
+where (3) cannot decide. Each step is exact (`_DDFamily` says why); docs/productivity.md has the timings.
 """
 
 from __future__ import annotations
@@ -161,6 +165,7 @@ def _run(h: highspy.Highs) -> None:
 # beyond this, relative to the size of the dual vector; columns entering per pricing round.
 PRICING_TOL = 1e-9
 ENTER_PER_ROUND = 8
+RAY_CLEAN = 1e-12       # relative size below which an entry of a dual ray (or a_j·r) is rounding noise
 
 
 @dataclass(kw_only=True)
@@ -202,7 +207,7 @@ class _DDFamily:
     bounds of z (sign of g_k; z_k = 0 when g_k = 0): HiGHS keeps its factorisation and re-solves from the
     previous basis in a few iterations. A radial β moving several variables keeps per-point coefficients.
 
-    Why the model holds only some λ columns (`restricted=True`, delayed column generation): the LP over a subset
+    Why the model holds only some λ columns (`fast=True`, delayed column generation): the LP over a subset
     S of the reference set is the full LP with λ_j = 0 forced for j ∉ S. (a) If it is optimal with row duals y,
     (y, the same column duals) is dual feasible for the full LP as soon as every left-out column has a
     non-negative reduced cost c_j − a_j·y = −a_j·y (λ has cost 0), and then the two LPs have the same optimum by
@@ -212,15 +217,23 @@ class _DDFamily:
     over S means unbounded over the full set (a larger feasible set). Each round adds at least one column, so
     this ends with the full LP's optimum, infeasibility or unboundedness; anything else (no ray, an unclear
     certificate, a solver failure) is settled by the LP over the whole reference set. Only the frontier's
-    supporting observations ever enter, so the LPs stay small (tens of columns instead of up to n·T).
-    Reducing the reference set to observations with zero inefficiency would *not* be exact here: under weak
-    disposability (Σλb = b) an observation with positive SBI can still span part of the technology, e.g. with
-    A = (x 1, y 1, b 1) and B = (1, 1, 2), B has SBI > 0 (b can fall to 1) but (1, 1, 2) is not in T({A}).
+    supporting observations ever enter, so the LPs stay small (tens of columns instead of up to n·T). A
+    reference set reduced in advance to the frontier's observations would give the same optima only if
+    "on the frontier" were decided right for each measure and disposability (with Σλb = b the technology is not
+    free-disposable in b), and deciding it costs one LP per observation, as many as the global frontier's
+    distances themselves; column generation reaches the same reduction with a certificate per point.
+
+    Why a basis found for one point settles others (`_certify`): a point changes only row bounds, z costs and z
+    bounds, so every basis of the family is a candidate for every point; when x_B = B⁻¹b is within bounds and
+    all reduced costs (every λ of the whole reference set included) have the right sign, it is optimal for the
+    full LP by the simplex optimality conditions. Likewise a Farkas ray with a_j·r ≤ 0 for all λ columns
+    proves infeasibility for any point whose bounds satisfy its inequality (`_refute`). Points no basis or ray
+    settles go to HiGHS; its optimal basis and its rays then serve the points after it.
     """
 
     def __init__(self, ref: np.ndarray, kinds: Sequence[str], *, rts: Rts, bad_disposability: Disposability,
                  measure: Measure, weights: np.ndarray, d: np.ndarray, fast: bool = True) -> None:
-        """Set up the rows and the β (z) columns; λ columns enter on demand (all at once if not `restricted`)."""
+        """Set up the rows and the β (z) columns; λ columns enter on demand (all at once, no re-use, if not `fast`)."""
         import highspy
 
         self.n, self.k = ref.shape
@@ -500,10 +513,16 @@ class _DDFamily:
         col_lo = np.concatenate([z_lo, np.zeros(len(self.col_ref))])
         col_hi = np.concatenate([z_hi, np.full(len(self.col_ref), INF)])
         lam = self.cols[self.col_ref]
-        for r in (np.asarray(ray, dtype=float), -np.asarray(ray, dtype=float)):
+        ray = np.asarray(ray, dtype=float)
+        size = np.abs(ray).max(initial=0.0)
+        # rounding leaves ±1e-16-sized entries where the ray is 0; one of them against an infinite bound would
+        # void the certificate, so entries below 1e-12 of the largest count as 0 (HiGHS's tolerances are 1e-7)
+        ray = np.where(np.abs(ray) > RAY_CLEAN * size, ray, 0.0)
+        for r in (ray, -ray):
             # a_j·r for every column of the model: z (−e_k, or the radial β's −g), then the active λ
             z = -r[self.zrows] if self.zrows is not None else np.array([-(g @ r[:self.k])])
             coef = np.concatenate([z, lam @ r])
+            coef[np.abs(coef) <= RAY_CLEAN * size * max(1.0, float(np.abs(lam).max(initial=0.0)))] = 0.0
             with np.errstate(invalid="ignore"):
                 sup = np.where(coef > 0, coef * col_hi, np.where(coef < 0, coef * col_lo, 0.0)).sum()
                 low = np.where(r > 0, r * row_lo, np.where(r < 0, r * row_hi, 0.0)).sum()
