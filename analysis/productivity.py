@@ -367,7 +367,7 @@ class _DDFamily:
 
     def _points(self, rhs: np.ndarray, cost: np.ndarray, gz: np.ndarray) -> _Points:
         """Bound, cost and dual-bound tables of the points (z_q ≥ 0 if g_q > 0, ≤ 0 if < 0, = 0 if 0; radial: free)."""
-        u, nz = len(rhs), self.nz
+        u = len(rhs)
         s = np.sign(gz) if self.measure == "nonradial" else np.full(gz.shape, np.nan)
         zlo = np.where(s < 0, -INF, np.where(np.isnan(s), -INF, 0.0))
         zhi = np.where(s > 0, INF, np.where(np.isnan(s), INF, 0.0))
@@ -378,7 +378,6 @@ class _DDFamily:
         row_hi = np.where(self.row_le, rhs, INF)
         bounds = np.column_stack([np.zeros(u), np.full(u, INF), zlo, zhi, row_lo, row_hi])
         dual = np.column_stack([np.full(u, -INF), np.full(u, INF), np.zeros(u), dlo, dhi])
-        del nz
         return _Points(rhs=rhs, bounds=bounds, cost=np.column_stack([np.zeros(u), cost]), dual_bounds=dual,
                        tol=PRICING_TOL * np.maximum(1.0, np.abs(rhs).max(axis=1)))
 

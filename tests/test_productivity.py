@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
-from analysis.productivity import _bias_label, directional_distance, luenberger, malmquist_bias, sbm
+from analysis.productivity import LUENBERGER_COLUMNS, _bias_label, directional_distance, luenberger, malmquist_bias, sbm
 
 DIR = {"K": -1, "L": -1, "Y": 1, "C": -1}
 
@@ -259,3 +259,18 @@ def test_luenberger_brute_force(panel: pd.DataFrame) -> None:
         a, b = m[col].to_numpy(dtype=float), m[f"{col}_ref"].to_numpy(dtype=float)
         assert (np.isnan(a) == np.isnan(b)).all(), col
         assert np.nanmax(np.abs(a - b)) < 1e-9, col
+
+
+def test_luenberger_frontier_sequence(panel: pd.DataFrame) -> None:
+    """Both frontiers in one call (shared D^t(t)) give exactly what one call per frontier gives (asserted 1e-12)."""
+    kw = dict(inputs=["K", "L"], good=["Y"], bad=["C"], unit="u", time="t", direction=DIR, measure="nonradial")
+    both = luenberger(panel, frontier=("contemporaneous", "global"), **kw)
+    assert list(both["frontier"].unique()) == ["contemporaneous", "global"]
+    for frontier in ("contemporaneous", "global"):
+        one = luenberger(panel, frontier=frontier, **kw)
+        part = both[both["frontier"] == frontier].drop(columns="frontier").reset_index(drop=True)
+        assert list(part.columns) == list(one.columns) and len(part) == len(one)
+        a, b = part[LUENBERGER_COLUMNS].to_numpy(float), one[LUENBERGER_COLUMNS].to_numpy(float)
+        assert (np.isnan(a) == np.isnan(b)).all() and np.nanmax(np.abs(a - b)) < 1e-12
+    with pytest.raises(ValueError, match="frontier"):
+        luenberger(panel, frontier=("contemporaneous", "sequential"), **kw)
