@@ -149,6 +149,27 @@ def _new_highs() -> highspy.Highs:
 _THREADS = [1]
 
 
+def _hull_vertices(ref: np.ndarray) -> np.ndarray:
+    """Rows of the reference set that are vertices of its convex hull (all rows if Qhull cannot build it).
+
+    Why dropping the other rows leaves every LP of the family unchanged: a row a_j inside the hull is a convex
+    combination Σ μ_v a_v of vertices (μ ≥ 0, Σ μ = 1), so λ_j a_j can be replaced by Σ λ_j μ_v a_v with
+    exactly the same row activities Σλ v_k and the same Σλ (VRS): the set of reachable (activities, β) is
+    the same, whatever the measure, disposability or direction, hence the same optimum or infeasibility.
+    The hull of 4,731 sample observations in 4 variables has ~120 vertices.
+    """
+    from scipy.spatial import ConvexHull, QhullError
+
+    n, k = ref.shape
+    if n <= k + 1:
+        return np.arange(n)
+    try:
+        # no joggle ("QJ"): vertices must be rows of the data as given
+        return np.sort(ConvexHull(ref).vertices)
+    except (QhullError, ValueError):      # flat data (a constant or collinear variable): keep every row
+        return np.arange(n)
+
+
 def _run(h: highspy.Highs) -> None:
     """h.run(); if this thread's HiGHS scheduler was started with another thread count, use that one from now on."""
     import highspy
@@ -166,6 +187,9 @@ def _run(h: highspy.Highs) -> None:
 PRICING_TOL = 1e-9
 ENTER_PER_ROUND = 8
 RAY_CLEAN = 1e-12       # relative size below which an entry of a dual ray (or a_j·r) is rounding noise
+# Reference sets from this size on are cut to their convex hull's vertices: pricing is O(rows) per point, and
+# below it importing Qhull (0.4 s) costs more than it saves (0.1 s at 4,731 rows; 4 s at 21,280).
+HULL_MIN_ROWS = 8000
 
 
 @dataclass(kw_only=True)
@@ -236,6 +260,8 @@ class _DDFamily:
         """Set up the rows and the β (z) columns; λ columns enter on demand (all at once, no re-use, if not `fast`)."""
         import highspy
 
+        if fast and len(ref) >= HULL_MIN_ROWS:
+            ref = ref[_hull_vertices(ref)]
         self.n, self.k = ref.shape
         self.vrs, self.measure, self.d, self.w = rts == "vrs", measure, np.asarray(d, float), np.asarray(weights, float)
         self.m = self.k + self.vrs

@@ -176,16 +176,21 @@ FAMILIES = [(rts, disp, measure, d) for rts in ("crs", "vrs") for disp in ("weak
                                ("radial", (0, 0, 1, 0)), ("radial", (-1, -1, 1, -1)))]
 
 
+@pytest.mark.parametrize("hull", [False, True])
 @pytest.mark.parametrize(("rts", "disp", "measure", "d"), FAMILIES)
-def test_fast_path_equals_full_lp(rts: str, disp: str, measure: str, d: tuple[int, ...]) -> None:
-    """Column generation + basis re-use give the LP over the whole reference set: same NaNs, values to 1e-9.
+def test_fast_path_equals_full_lp(rts: str, disp: str, measure: str, d: tuple[int, ...], hull: bool,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hull vertices, column generation and basis re-use give the LP over the whole reference set (1e-9).
 
     Every point of three years against year 1's frontier (own points and points beyond it, some infeasible) and
-    against the global frontier of all 600 observations. Achieved 1.0e-12; asserted 1e-9. The test also checks
-    that the fast path was exercised: most points settled by a re-used basis, far fewer λ columns than points.
+    against the global frontier of all 600 observations, with and without cutting the reference set to its
+    convex hull's vertices; same NaNs. Achieved 1.1e-12; asserted 1e-9. The test also checks that the fast
+    path was exercised: most points settled by a re-used basis, far fewer λ columns than points.
     """
+    from analysis import productivity
     from analysis.productivity import _DDFamily
 
+    monkeypatch.setattr(productivity, "HULL_MIN_ROWS", 0 if hull else 10**9)
     v, t = _random_panel(200, 3, seed=11)
     kinds, w = ["in", "in", "good", "bad"], np.array([1 / 6, 1 / 6, 1 / 3, 1 / 3])
     args = dict(kinds=kinds, rts=rts, bad_disposability=disp, measure=measure, d=np.array(d, float),
@@ -197,6 +202,7 @@ def test_fast_path_equals_full_lp(rts: str, disp: str, measure: str, d: tuple[in
         assert (np.isnan(got) == np.isnan(exp)).all()
         assert np.nanmax(np.abs(got - exp)) < 1e-9
         assert fast.active.sum() < len(ref) / 2
+        assert (fast.n < len(ref) / 3) if hull else fast.n == len(ref)
         if fast.zrows is not None:             # bases are re-used wherever the β columns have fixed coefficients
             assert len(fast.pool) < len(got) / 3
 
