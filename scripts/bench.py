@@ -14,8 +14,8 @@ Figures asked for by the issues:
   43,201 x 16,801 tiled, compressed GeoTIFF (the global DMSP grid; written sparse, so it is small on disk),
   measured in a child process (ru_maxrss) against the same process before it opens the raster.
 - issue 12: importing the Dagster definitions (median of BENCH_REPEAT runs, wall and CPU), the cold
-  build of the warehouse layer alone (ingest, dbt, checks; `WAREHOUSE_LAYER`) and of everything, the cold
-  build, a no-change rebuild (recomputes nothing) and a rebuild after one IFR file changed, each with
+  build of the warehouse layer alone (ingest, dbt, checks; `WAREHOUSE_LAYER`) and of everything, a
+  no-change rebuild (recomputes nothing) and a rebuild after one IFR file changed, each with
   wall and CPU seconds (the machine is shared: CPU seconds are the steadier figure).
 
 Results are printed and written to .bench/results.json. BENCH_SCALES=1x skips the 10x build;
