@@ -227,11 +227,11 @@ def plot_design_figure(data: pd.DataFrame, figure: Figure) -> Any:
     for k, facet in enumerate(facets):
         ax = fig.add_subplot((len(facets) + 1) // 2, min(len(facets), 2), k + 1)
         sub = data if facet is None else data[data[figure.facet] == facet]
-        groups = list(sub.groupby(list(figure.series), sort=True)) if figure.series else [("", sub)]
         if figure.kind == "stacked_area":
             wide = sub.pivot_table(index=figure.x, columns=list(figure.series), values=figure.y, aggfunc="sum")
             ax.stackplot(wide.index, wide.T.to_numpy(), labels=[_series_label(c) for c in wide.columns], alpha=0.8)
         else:
+            groups = list(sub.groupby(list(figure.series), sort=True)) if figure.series else [("", sub)]
             for i, (key, g) in enumerate(groups):
                 ax.plot(g[figure.x], g[figure.y], marker="o", ms=3, color=f"C{i % 10}", label=_series_label(key))
         ax.set_xlabel(figure.x)
