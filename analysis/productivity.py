@@ -166,7 +166,7 @@ def _hull_vertices(ref: np.ndarray) -> np.ndarray:
     try:
         # no joggle ("QJ"): vertices must be rows of the data as given
         return np.sort(ConvexHull(ref).vertices)
-    except (QhullError, ValueError):      # flat data (a constant or collinear variable): keep every row
+    except QhullError:      # flat data (a constant or collinear variable): keep every row
         return np.arange(n)
 
 
@@ -179,7 +179,7 @@ def _run(h: highspy.Highs) -> None:
         # HiGHS fixes the thread count of a thread's scheduler at its first run; 0 accepts the existing one
         _THREADS[0] = 0
         h.setOptionValue("threads", 0)
-        _run(h)
+        h.run()
 
 
 # Column generation: a left-out λ column enters when its reduced cost (or its term in a Farkas certificate) is

@@ -280,3 +280,35 @@ def test_luenberger_frontier_sequence(panel: pd.DataFrame) -> None:
         assert (np.isnan(a) == np.isnan(b)).all() and np.nanmax(np.abs(a - b)) < 1e-12
     with pytest.raises(ValueError, match="frontier"):
         luenberger(panel, frontier=("contemporaneous", "sequential"), **kw)
+
+
+def test_highs_thread_count_taken_over(panel: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a thread whose HiGHS scheduler another model started with 2 threads, the LPs still solve (same values).
+
+    HiGHS fixes a thread's scheduler at its first run and refuses a model asking for another count; the module
+    then switches to threads = 0 (take the existing one). Run in a fresh thread so other tests keep threads = 1.
+    """
+    import threading
+
+    import highspy
+
+    from analysis import productivity
+
+    monkeypatch.setattr(productivity, "_THREADS", [1])
+    kw = dict(inputs=["K", "L"], good=["Y"], bad=["C"], unit="u", time="t", direction=DIR, rts="vrs")
+    expected = directional_distance(panel, **kw)["ddf"].to_numpy()
+    got = {}
+
+    def other_first() -> None:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", 2)
+        h.addCol(1.0, 0.0, 1.0, 0, np.array([], np.int32), np.array([], float))
+        h.run()
+        got["ddf"] = directional_distance(panel, **kw)["ddf"].to_numpy()
+
+    worker = threading.Thread(target=other_first)
+    worker.start()
+    worker.join()
+    assert productivity._THREADS == [0]
+    assert np.abs(got["ddf"] - expected).max() < 1e-9
