@@ -241,11 +241,11 @@ class _DDFamily:
     over S means unbounded over the full set (a larger feasible set). Each round adds at least one column, so
     this ends with the full LP's optimum, infeasibility or unboundedness; anything else (no ray, an unclear
     certificate, a solver failure) is settled by the LP over the whole reference set. Only the frontier's
-    supporting observations ever enter, so the LPs stay small (tens of columns instead of up to n·T). A
-    reference set reduced in advance to the frontier's observations would give the same optima only if
-    "on the frontier" were decided right for each measure and disposability (with Σλb = b the technology is not
-    free-disposable in b), and deciding it costs one LP per observation, as many as the global frontier's
-    distances themselves; column generation reaches the same reduction with a certificate per point.
+    supporting observations ever enter, so the LPs stay small (tens of columns instead of up to n·T). In
+    advance, a large reference set is cut only to its convex hull's vertices (`_hull_vertices`: exact for every
+    measure, disposability and direction, and one Qhull call); cutting it to "efficient" observations would
+    need one LP per observation and a definition of efficiency right for each measure and disposability (with
+    Σλb = b the technology is not free-disposable in b), while column generation certifies each point.
 
     Why a basis found for one point settles others (`_certify`): a point changes only row bounds, z costs and z
     bounds, so every basis of the family is a candidate for every point; when x_B = B⁻¹b is within bounds and
