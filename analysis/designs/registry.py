@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.designs.spec import Spec, SpecError
-from analysis.results import EstimationResult
+from analysis.results import EstimationResult, NotEstimable
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,11 @@ def _iv2sls(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationRes
 
     o = dict(spec.options)
     vcov = o.pop("vcov", "cluster")
+    for z in [o["instruments"]] if isinstance(o["instruments"], str) else o["instruments"]:
+        if z in df and df[z].isna().all():
+            # An instrument from an optional input source (e.g. seed 000's 1984 yearbook) that is absent.
+            raise NotEstimable(f"{spec.id}: instrument {z!r} has no value in the sample (its input source is "
+                               "absent or covers none of the sample's units)")
     return iv2sls(df, y=spec.outcome, endog=o.pop("endogenous"), instruments=o.pop("instruments"),
                   exog=[*spec.regressors, *spec.controls], fe=list(spec.fixed_effects) or None, vcov=vcov,
                   cluster=_one_cluster(spec, unit) if vcov == "cluster" else None, model_id=spec.id, unit=unit,

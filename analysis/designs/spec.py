@@ -43,6 +43,9 @@ _SPEC_KEYS = {"id", "table", "column", "label", "estimator", "outcome", "regress
 _SAMPLE_KEYS = {"years", "exclude_provinces", "balanced", "require", "query", "exclude_levels", "exclude_flags"}
 _TREATMENT_KEYS = {"policy", "timing", "shift", "pre_treatment_only", "other_policies", "rings",
                    "rings_for_treated", "by_zone_type"}
+# above_median: 1 above the cross-unit cut (median, mean or a quantile) of a variable; product; lag; indicator;
+# log: ln of a positive variable (null otherwise); period_mean: the cross-unit mean of a variable per period.
+DERIVED_RULES = ("above_median", "product", "lag", "indicator", "log", "period_mean")
 _FILE_KEYS = {"paper", "title", "citation", "spec_file", "panel", "defaults", "derived", "specs", "notes"}
 
 
@@ -55,7 +58,7 @@ class Derived:
     """A design variable computed from panel variables (e.g. above-median GDP per capita in 2014)."""
 
     name: str
-    kind: str                     # above_median | product | lag | indicator
+    kind: str                     # one of DERIVED_RULES
     args: dict[str, Any]
 
 
@@ -162,9 +165,9 @@ def parse_design(raw: dict[str, Any], *, path: Path | None = None) -> DesignFile
     for name, d in (raw.get("derived") or {}).items():
         if not isinstance(d, dict) or len(d) != 1:
             raise SpecError(f"{where}: derived variable {name!r} needs exactly one rule "
-                            "(above_median, product, lag, indicator)")
+                            f"({', '.join(DERIVED_RULES)})")
         kind, args = next(iter(d.items()))
-        if kind not in ("above_median", "product", "lag", "indicator"):
+        if kind not in DERIVED_RULES:
             raise SpecError(f"{where}: derived variable {name!r}: unknown rule {kind!r}")
         derived.append(Derived(name=name, kind=kind, args=args if isinstance(args, dict) else {"of": args}))
     specs, seen = [], set()
