@@ -139,10 +139,19 @@ def _psm_did(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationRe
 
 
 def _with_dummies(df: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, list[str]]:
-    """Fixed effects as dummy columns (first level dropped), for estimators that cannot absorb them."""
-    dummies = [pd.get_dummies(df[fe], prefix=fe, drop_first=True, dtype=float) for fe in spec.fixed_effects]
-    if not dummies:
+    """Fixed effects as dummy columns (first level dropped), for estimators that cannot absorb them.
+
+    Levels come from the rows the estimator can use (outcome, regressors and controls present): a level seen
+    only on incomplete rows (a year without the outcome) would give an all-zero, collinear column.
+    """
+    if not spec.fixed_effects:
         return df, list(spec.controls)
+    used = [c for c in (spec.outcome, *spec.regressors, *spec.controls) if c in df]
+    complete = df[used].notna().all(axis=1)
+    dummies = []
+    for fe in spec.fixed_effects:
+        levels = sorted(df.loc[complete, fe].dropna().unique())
+        dummies.append(pd.DataFrame({f"{fe}_{v}": (df[fe] == v).astype(float) for v in levels[1:]}, index=df.index))
     extra = pd.concat(dummies, axis=1)
     return pd.concat([df, extra], axis=1), [*spec.controls, *extra.columns]
 
