@@ -18,6 +18,8 @@ from typing import Any, TextIO
 import dagster as dg
 
 _BAR = 28
+# dbt's node counter: "12:00:01  5 of 458 OK created sql view model ... [OK in 0.05s]"
+_TOOL_PROGRESS = re.compile(r"^\S*\s*(\d+) of (\d+) (START|OK|PASS|WARN|ERROR|FAIL|SKIP)\b(.*)$")
 
 
 def located_error(error: Any) -> str:
@@ -85,15 +87,17 @@ class ConsoleHandler(logging.Handler):
             self._print(line)
         meta = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
-        if event is None:
-            msg = str(meta.get("orig_message") or record.getMessage())
-            if msg.startswith("dbt ") and "/" in msg.split(" ", 2)[1]:
-                count, _, rest = msg[4:].partition(" ")
-                i, _, n = count.partition("/")
-                if i.isdigit() and n.isdigit():
-                    self._bar(int(i), int(n), "dbt " + rest)
-            return
-        self._event(event)
+        if event is not None:
+            self._event(event)
+
+    def tool_line(self, line: str) -> None:
+        """A line of a child tool's output (dbt): into the log file, and the progress bar when it counts nodes."""
+        if self.file:
+            self.file.write(f"{time.strftime('%H:%M:%S')} DEBUG {line}\n")
+        if self.verbose:
+            self._print(line)
+        if m := _TOOL_PROGRESS.match(line.split(" | ", 1)[-1].strip()):
+            self._bar(int(m.group(1)), int(m.group(2)), f"dbt {m.group(3)} {m.group(4).strip()}")
 
     def _event(self, event: dg.DagsterEvent) -> None:
         """Print one line for a finished asset, check, unchanged analysis or failed step."""
@@ -164,6 +168,19 @@ class ConsoleHandler(logging.Handler):
 
 # The handler of the current CLI build, so the build can read its tally after the run.
 CURRENT: dict[str, ConsoleHandler] = {}
+
+
+def tool_output(line: str) -> None:
+    """Route a child tool's output line: the CLI build's log file and progress bar, else the step's stdout.
+
+    Outside a CLI build (UI, schedule, sensor runs) Dagster captures a step's stdout into its compute log,
+    which the UI shows beside the step.
+    """
+    handler = CURRENT.get("handler")
+    if handler is not None:
+        handler.tool_line(line)
+    else:
+        print(line)
 
 
 @dg.logger(config_schema={"log_file": dg.Field(str, default_value=""), "verbose": dg.Field(bool, default_value=False)},

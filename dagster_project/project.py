@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster_project.config import DBT_DIR, DEFAULT_WAREHOUSE
+from dagster_project.config import DBT_DIR
 
 MANIFEST_PATH = DBT_DIR / "target" / "manifest.json"
 _SOURCES = ("models", "seeds", "macros", "tests", "dbt_project.yml", "profiles.yml")
@@ -46,9 +46,17 @@ def manifest_is_current() -> bool:
 
 def ensure_manifest() -> Path:
     """Parse the dbt project when the manifest is missing or older than a model, seed or test."""
-    if manifest_is_current():
-        return MANIFEST_PATH
-    env = {**os.environ, "CARBONPANEL_WAREHOUSE": os.environ.get("CARBONPANEL_WAREHOUSE", str(DEFAULT_WAREHOUSE))}
+    return MANIFEST_PATH if manifest_is_current() else parse_manifest()
+
+
+def parse_manifest() -> Path:
+    """Run `dbt parse` against the file a build of the configured warehouse writes (its staging copy)."""
+    from dagster_project.config import settings
+    from dagster_project.warehouse import staging_path
+
+    # dbt keeps its partial-parse state only while the profile (the database path) stays the same: parsing
+    # with the staging path lets the build's own `dbt build` reuse this parse instead of starting over.
+    env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(staging_path(settings().warehouse))}
     # `dbt parse` with the venv's dbt: the venv's bin folder need not be on PATH (make, pytest, IDEs).
     done = subprocess.run([dbt_executable(), "parse", "--quiet", "--profiles-dir", ".", "--project-dir", "."],
                           cwd=DBT_DIR, env=env, capture_output=True, text=True)

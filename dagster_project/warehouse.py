@@ -177,6 +177,15 @@ def busy_message(target: Path, holder: dict[str, object]) -> str:
             "file with CARBONPANEL_WAREHOUSE. The published warehouse stays readable meanwhile.")
 
 
+def staging_path(target: Path) -> Path:
+    """The file a run builds before publishing it as `target`.
+
+    One fixed name per warehouse (the lock makes it private to the run holding it): dbt hashes the database
+    path into its partial-parse state, and a per-run name would make every build re-parse the project.
+    """
+    return target.with_name(f"{target.name}.run-building")
+
+
 class Publication:
     """One run's staging copy of the warehouse, its lock, and the all-or-nothing swap at the end."""
 
@@ -213,7 +222,7 @@ class Publication:
         # Staging files of killed runs: nobody else can hold the lock, so they are leftovers.
         for leftover in target.parent.glob(target.name + ".run-*"):
             leftover.unlink(missing_ok=True)
-        self.staging = target.with_name(f"{target.name}.run-{run_id[:8]}.building")
+        self.staging = staging_path(target)
         if target.exists():
             shutil.copyfile(target, self.staging)
 

@@ -10,12 +10,11 @@ one check result per dbt test.
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import dagster as dg
 
 from dagster_project.config import DBT_DIR
+from dagster_project.console import tool_output
 from dagster_project.metadata import table_metadata
 from dagster_project.project import dbt_executable, require_manifest
 from dagster_project.resources import Warehouse
@@ -33,7 +33,6 @@ from dagster_project.resources import Warehouse
 TOPIC_GROUPS = {"emissions": "ceads", "robots": "ifr", "crosswalk": "cities", "reference": "cities",
                 "dictionary": "yearbook", "yearbook_panel": "yearbook", "prices": "yearbook",
                 "classifications": "ifr", "marts": "panel", "coverage": "panel", "warehouse": "panel"}
-_PROGRESS = re.compile(r"^\S*\s*(\d+) of (\d+) (START|OK|PASS|WARN|ERROR|FAIL|SKIP)\b(.*)$")
 
 
 def _group(node: dict[str, Any]) -> str:
@@ -112,8 +111,8 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
 
 
-def run_dbt(args: list[str], *, warehouse: str, log: Any, on_progress: Any = None) -> tuple[int, list[str]]:
-    """Run dbt with the warehouse path in its environment; stream its lines to the log; return code and lines."""
+def run_dbt(args: list[str], *, warehouse: str, on_line: Callable[[str], None]) -> tuple[int, list[str]]:
+    """Run dbt with the warehouse path in its environment; pass each output line to `on_line`; return code and lines."""
     env = {**os.environ, "CARBONPANEL_WAREHOUSE": warehouse, "DBT_USE_COLORS": "false",
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     proc = subprocess.Popen([dbt_executable(), *args, "--profiles-dir", ".", "--project-dir", "."], cwd=DBT_DIR,
@@ -125,9 +124,7 @@ def run_dbt(args: list[str], *, warehouse: str, log: Any, on_progress: Any = Non
         for line in proc.stdout:
             line = line.rstrip()
             lines.append(line)
-            log.debug(line)
-            if on_progress and (m := _PROGRESS.match(line.split(" | ", 1)[-1].strip())):
-                on_progress(int(m.group(1)), int(m.group(2)), m.group(3), m.group(4).strip())
+            on_line(line)
         return proc.wait(), lines
     finally:
         # A cancelled or failed step must not leave dbt writing on (the warehouse would change after the run).
@@ -153,14 +150,10 @@ def carbon_panel_dbt(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     if selected != set(nodes):
         args += ["--select", *sorted(nodes[k]["name"] for k in selected)]
     t0 = time.perf_counter()
-    started: dict[str, float] = {}
-
-    def progress(i: int, n: int, status: str, text: str) -> None:
-        if status == "START":
-            started[text] = time.perf_counter()
-        context.log.info(f"dbt {i}/{n} {status} {text}")
-
-    code, lines = run_dbt(args, warehouse=warehouse.active_path, log=context.log, on_progress=progress)
+    # dbt prints ~900 lines; as Dagster log events each would be a write to the run's event store (a
+    # third of a cold build). They go to the CLI's log file and progress bar, or to the step's captured
+    # stdout in a UI run; the event log gets the summary and, on failure, the tail.
+    code, lines = run_dbt(args, warehouse=warehouse.active_path, on_line=tool_output)
     results_path = DBT_DIR / "target" / "run_results.json"
     results = json.loads(results_path.read_text(encoding="utf-8"))["results"] if results_path.exists() else []
     by_uid = {r["unique_id"]: r for r in results}

@@ -166,6 +166,8 @@ def zonal_light(path: Path, units: pd.DataFrame, *, sensor: str, satellite: str 
     count = stats["count"].to_numpy(float)
     if sensor == "dmsp":
         total, calibrated, saturated = (np.zeros(len(stats)) for _ in range(3))
+        # DN are whole numbers 0-63 (checked below): calibrate the 64 levels once, not every polygon's values.
+        calibrated_dn = calibrate_dn(np.arange(DMSP_SATURATION + 1, dtype="float64"), satellite=satellite, year=year)
         for k, (values, frac) in enumerate(zip(stats["unique"], stats["frac"], strict=True)):
             values = np.asarray(values, dtype="float64")
             if len(values) and ((values != np.round(values)).any() or values.min() < 0
@@ -174,7 +176,7 @@ def zonal_light(path: Path, units: pd.DataFrame, *, sensor: str, satellite: str 
                                         expected="DMSP stable lights as digital numbers 0-63")
             weight = np.asarray(frac, dtype="float64") * count[k]
             total[k] = float(np.dot(weight, values))
-            calibrated[k] = float(np.dot(weight, calibrate_dn(values, satellite=satellite, year=year)))
+            calibrated[k] = float(np.dot(weight, calibrated_dn[values.astype(int)]))
             saturated[k] = float(weight[values >= DMSP_SATURATION].sum())
     else:
         total = stats["sum"].to_numpy(float)
