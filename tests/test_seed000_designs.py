@@ -182,13 +182,20 @@ def test_seed000_every_spec_estimated_and_iv_relevant(built_warehouse: Path) -> 
     assert set(cmp["table_id"]) == {"2", "4", "6", "7", "8"}
 
 
-def test_iv_specs_not_estimable_without_the_historical_source(built_warehouse: Path) -> None:
-    """Without the optional 1984 inputs the 2SLS column is recorded as not estimable, naming the instrument."""
+@pytest.mark.parametrize(("spec_id", "message"), [
+    ("seed000.table7.col1", "regressor 'iv_post_telecom' has no value"),
+    ("seed000.table7.col2", "instrument 'iv_post_telecom' has no value"),
+    ("seed000.table7.col4", "instrument 'iv_phones' has no value"),
+])
+def test_iv_specs_not_estimable_without_the_historical_source(built_warehouse: Path, spec_id: str,
+                                                             message: str) -> None:
+    """Without the optional 1984 inputs the first-stage and 2SLS columns are recorded as not estimable, naming
+    the instrument (the panel columns are null, as a build without <raw>/historical/ leaves them)."""
     conn = duckdb.connect(str(built_warehouse), read_only=True)
     try:
         tables = load_tables(conn, columns=DESIGN.columns(DESIGN.specs))
     finally:
         conn.close()
-    panel = tables.panel.assign(post_telecom_1984_10k_yuan=np.nan)
-    run = run_spec(_spec("seed000.table7.col2"), dataclasses.replace(tables, panel=panel), DESIGN)
-    assert run.result is None and "instrument 'iv_post_telecom' has no value" in run.reason
+    panel = tables.panel.assign(post_telecom_1984_10k_yuan=np.nan, phones_per_100_1984=np.nan)
+    run = run_spec(_spec(spec_id), dataclasses.replace(tables, panel=panel), DESIGN)
+    assert run.result is None and message in run.reason

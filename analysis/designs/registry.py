@@ -45,6 +45,11 @@ def _fe_ols(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationRes
     from analysis.fixed_effects import feols
 
     o = spec.options
+    for v in spec.regressors:
+        if v in df and df[v].isna().all():
+            # e.g. an instrument from an optional input source, regressed on in a first-stage column
+            raise NotEstimable(f"{spec.id}: regressor {v!r} has no value in the sample (its input source is absent "
+                               "or covers none of the sample's units)")
     res = feols(df, y=spec.outcome, x=list(spec.regressors), controls=list(spec.controls),
                 fe=list(spec.fixed_effects), cluster=_cluster(spec, unit) if o.get("vcov", "cluster") == "cluster"
                 else None, vcov=o.get("vcov", "cluster"), weights=spec.weights, model_id=spec.id, unit=unit,
