@@ -26,9 +26,19 @@ IFR = dg.AssetKey(["raw", "ifr_robots"])
 TWFE = dg.AssetKey(["analysis", "seed_004", "table_2"])
 
 
-def _seed002_tables(graph: object) -> set[dg.AssetKey]:
-    """The seed-002 design assets (none reads a robot variable)."""
-    return {k for k in graph.get_all_asset_keys() if k.path[:2] == ["analysis", "seed_002"]}
+def _robot_free_papers() -> list[str]:
+    """The papers whose design reads no robot variable (robot_* or hmatch): an IFR change leaves their inputs
+    unchanged (seed 002, seed 000)."""
+    from analysis.designs import design_files, load_design
+
+    designs = [load_design(p) for p in design_files()]
+    return [d.paper for d in designs if not any(re.match(r"robot_|hmatch", c) for c in d.columns(d.specs))]
+
+
+def _robot_free_tables(graph: object) -> set[dg.AssetKey]:
+    """The design assets of the robot-free papers."""
+    papers = _robot_free_papers()
+    return {k for k in graph.get_all_asset_keys() if k.path[0] == "analysis" and k.path[1:2] and k.path[1] in papers}
 # The analysis package itself may load (the design files' parser, analysis.designs.spec, needs only yaml);
 # its estimator modules may not.
 HEAVY = ("great_expectations", "linearmodels", "statsmodels", "pyfixest", "matplotlib", "scipy", "dagster_dbt",
@@ -134,8 +144,8 @@ def test_no_change_rebuild_recomputes_nothing(built_warehouse: Path, sample_dir:
 
 def test_one_source_change_rebuilds_only_its_downstream(built_warehouse: Path, sample_dir: Path,
                                                         tmp_path: Path) -> None:
-    """Changing the IFR workbook rebuilds raw/ifr_robots and its downstream, and nothing else; the seed-002
-    analysis (which reads no robot variable) observes its inputs unchanged instead of recomputing."""
+    """Changing the IFR workbook rebuilds raw/ifr_robots and its downstream, and nothing else; the analyses that
+    read no robot variable (seed 002, seed 000) observe their inputs unchanged instead of recomputing."""
     from dagster_project.build import run_build
 
     wh, raw = _copy(built_warehouse, sample_dir, tmp_path)
@@ -146,10 +156,10 @@ def test_one_source_change_rebuilds_only_its_downstream(built_warehouse: Path, s
     summary = run_build(warehouse=wh, raw_dir=raw, quiet=True)
     assert summary.published and summary.run_id
     mats, unchanged = _run_events(summary.run_id)
-    seed002 = _seed002_tables(graph)
-    assert unchanged == seed002
-    # The seed-002 report reads only those tables: Dagster skips it when none of them materializes.
-    assert mats == downstream - seed002 - {dg.AssetKey(["reports", "seed_002"])}
+    robot_free = _robot_free_tables(graph)
+    assert "seed_002" in _robot_free_papers() and unchanged == robot_free
+    # Their reports read only those tables: Dagster skips a report when none of them materializes.
+    assert mats == downstream - robot_free - {dg.AssetKey(["reports", p]) for p in _robot_free_papers()}
     assert {IFR, dg.AssetKey(["marts", "city_year_panel"]), TWFE} <= mats
     # ... and afterwards nothing is stale any more (the unchanged analysis recorded its new fingerprint).
     assert run_build(warehouse=wh, raw_dir=raw, quiet=True).selected == 0
