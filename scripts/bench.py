@@ -14,7 +14,8 @@ Figures asked for by the issues:
   43,201 x 16,801 tiled, compressed GeoTIFF (the global DMSP grid; written sparse, so it is small on disk),
   measured in a child process (ru_maxrss) against the same process before it opens the raster.
 - issue 12: importing the Dagster definitions (median of BENCH_REPEAT runs, wall and CPU), the cold
-  build, a no-change rebuild (recomputes nothing) and a rebuild after one IFR file changed, each with
+  build of the warehouse layer alone (ingest, dbt, checks; `WAREHOUSE_LAYER`) and of everything, a
+  no-change rebuild (recomputes nothing) and a rebuild after one IFR file changed, each with
   wall and CPU seconds (the machine is shared: CPU seconds are the steadier figure).
 
 Results are printed and written to .bench/results.json. BENCH_SCALES=1x skips the 10x build;
@@ -37,6 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / ".bench"
 SCALES = {"1x": (None, "2003-2021"), "10x": (3000, "1997-2021")}
+
+
+# Ingestion, dbt and every check: the warehouse without the measure marts and the paper analyses.
+WAREHOUSE_LAYER = "key:raw/* or kind:dbt"
 
 
 def run(cmd: list[str], env: dict[str, str]) -> float:
@@ -310,8 +315,12 @@ def main() -> int:
             sample_cmd += ["--cities", str(cities)]
         t_sample = run(sample_cmd, env)
         repeat = int(os.environ.get("BENCH_REPEAT", "3"))
-        builds, rebuilds, changes = [], [], []
+        builds, rebuilds, changes, warehouse_only = [], [], [], []
         for _ in range(int(os.environ.get("BENCH_BUILD_REPEAT", "1"))):
+            # The warehouse layer alone (ingest, dbt, every check; no measures or paper analyses) ...
+            wh.unlink(missing_ok=True)
+            warehouse_only.append(run_cpu([exe, "build", "--full", "--select", WAREHOUSE_LAYER], env))
+            # ... and everything, analyses included, from an empty warehouse.
             wh.unlink(missing_ok=True)
             builds.append(run_cpu([exe, "build", "--full"], env))
         for _ in range(repeat):
@@ -330,6 +339,8 @@ def main() -> int:
         size = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file())
         results[name] = {"panel_rows": rows, "yearbook_cells": cells, "raw_mb": round(size / 1e6, 1),
                          "sample_s": round(t_sample, 1), "build_s": round(t_build, 1),
+                         "warehouse_layer_s": round(statistics.median(w for w, _ in warehouse_only), 1),
+                         "warehouse_layer_cpu_s": round(statistics.median(c for _, c in warehouse_only), 1),
                          "rebuild_s": round(t_rebuild, 1),
                          "build_cpu_s": round(statistics.median(c for _, c in builds), 1),
                          "rebuild_cpu_s": round(statistics.median(c for _, c in rebuilds), 1),

@@ -14,10 +14,11 @@ builds (as opposed to panel columns) are:
 - `treated_<zone_type>` (= treated × zone type) with `treatment.by_zone_type`;
 - the design file's `derived` variables: `above_median` (1 for units above the cross-unit median of a
   variable in a given year, or of its mean over the sample years; `cut: mean` or a quantile such as 0.75
-  instead of the median), `product`, `lag` (exact t-k within unit),
-  `indicator` (1 where a variable takes one of the listed values, null where it is null), `log` (ln of a
-  positive variable, null otherwise), `period_mean` (the mean over the frame's units in each period, e.g.
-  the national annual mean of an index for a shift-share style instrument).
+  instead of the median), `product`, `lag` (exact t-k within unit), `indicator` (1 where a variable takes
+  one of the listed values, null where it is null), `log` (ln(x + shift), `shift` default 0; null where
+  x + shift ≤ 0 or x is null, so the estimator's complete-case rule drops and counts those rows),
+  `period_mean` (the mean over the frame's units in each period, e.g. the national annual mean of an index
+  for a shift-share style instrument).
 """
 
 from __future__ import annotations
@@ -209,9 +210,6 @@ def _derive(df: pd.DataFrame, d: Derived, *, unit: str, time: str) -> pd.Series:
         per_unit = base.groupby(unit)[of].mean()
         cut = _cut(per_unit, d.args.get("cut", "median"), name=d.name)
         return df[unit].map((per_unit > cut).astype(float))
-    if d.kind == "log":
-        x = df[str(d.args["of"])].astype(float)
-        return np.log(x.where(x > 0))
     if d.kind == "period_mean":
         return df.groupby(time)[str(d.args["of"])].transform("mean").astype(float)
     if d.kind == "product":
@@ -223,6 +221,9 @@ def _derive(df: pd.DataFrame, d: Derived, *, unit: str, time: str) -> pd.Series:
     if d.kind == "indicator":
         col = df[str(d.args["of"])]
         return col.isin(list(d.args["in"])).astype(float).where(col.notna())
+    if d.kind == "log":
+        shifted = df[str(d.args["of"])].astype(float) + float(d.args.get("shift", 0))
+        return pd.Series(np.log(shifted.where(shifted > 0)), index=df.index)
     if d.kind == "lag":
         of, k = str(d.args["of"]), int(d.args.get("periods", 1))
         prev = df[[unit, time, of]].assign(**{time: df[time] + k}).set_index([unit, time])[of]

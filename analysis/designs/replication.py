@@ -7,6 +7,8 @@ and, for QUALITATIVE rows (the paper states only a sign or significance), the st
 `report_markdown` / `report_html` write the per-paper report: one section per table with a one-line
 summary, the comparison, our estimates side by side (`etable`), each column's sample and every choice and
 deviation from the paper; then the specifications that could not be estimated, with the reason.
+A design file's `figures` (descriptive series such as yearly Gini coefficients) are read from the warehouse
+with `figure_data`, drawn by `plot_design_figure` and placed, with the plotted numbers, before the tables.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis.designs.runner import DesignRun
-from analysis.designs.spec import Spec
+from analysis.designs.spec import Figure, Spec, SpecError
 from analysis.results import EstimationResult, etable, stars
 
 COMPARISON_COLUMNS = [
@@ -181,6 +184,76 @@ def save_figures(run: DesignRun, out_dir: Path) -> dict[str, str]:
     return figs
 
 
+def figure_data(conn: Any, figure: Figure) -> pd.DataFrame:
+    """The rows of the figure's source table it draws (filtered, `y` normalised where asked), sorted by x."""
+    schema, table = figure.source.split(".")
+    have = {r[0] for r in conn.execute("select column_name from information_schema.columns "
+                                       "where table_schema = ? and table_name = ?", [schema, table]).fetchall()}
+    if not have:
+        raise SpecError(f"figure {figure.id}: table {figure.source} is not in the warehouse")
+    missing = [c for c in figure.columns() if c not in have]
+    if missing:
+        raise SpecError(f"figure {figure.id}: {figure.source} has no column(s) {missing}")
+    clauses, params = [], []
+    for col, values in figure.where.items():
+        clauses.append(f'"{col}" in ({", ".join("?" for _ in values)})')
+        params += list(values)
+    if figure.years:
+        clauses.append(f'"{figure.x}" between ? and ?')
+        params += list(figure.years)
+    cols = ", ".join(f'"{c}"' for c in figure.columns())
+    where = f" where {' and '.join(clauses)}" if clauses else ""
+    df = conn.execute(f"select {cols} from {figure.source}{where}", params).df()
+    if figure.normalise:
+        # Shares of a total within each cell (e.g. Dagum parts of a year's Gini), so the parts sum to 1.
+        df[figure.y] = df[figure.y] / df.groupby(list(figure.normalise))[figure.y].transform("sum")
+    keys = [c for c in [figure.facet, *figure.series, figure.x] if c]
+    return df.sort_values(keys).reset_index(drop=True)
+
+
+def _series_label(row: tuple[object, ...] | object) -> str:
+    """A legend label from one or more series values."""
+    return " / ".join(map(str, row)) if isinstance(row, tuple) else str(row)
+
+
+def plot_design_figure(data: pd.DataFrame, figure: Figure) -> Any:
+    """The figure as a matplotlib Figure (Agg canvas): one panel per facet value, one line/area per series."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+
+    facets = list(dict.fromkeys(data[figure.facet])) if figure.facet else [None]
+    fig = MplFigure(figsize=(6.5 * min(len(facets), 2), 3.8 * ((len(facets) + 1) // 2)))
+    FigureCanvasAgg(fig)
+    for k, facet in enumerate(facets):
+        ax = fig.add_subplot((len(facets) + 1) // 2, min(len(facets), 2), k + 1)
+        sub = data if facet is None else data[data[figure.facet] == facet]
+        if figure.kind == "stacked_area":
+            wide = sub.pivot_table(index=figure.x, columns=list(figure.series), values=figure.y, aggfunc="sum")
+            ax.stackplot(wide.index, wide.T.to_numpy(), labels=[_series_label(c) for c in wide.columns], alpha=0.8)
+        else:
+            groups = list(sub.groupby(list(figure.series), sort=True)) if figure.series else [("", sub)]
+            for i, (key, g) in enumerate(groups):
+                ax.plot(g[figure.x], g[figure.y], marker="o", ms=3, color=f"C{i % 10}", label=_series_label(key))
+        ax.set_xlabel(figure.x)
+        ax.set_ylabel(f"share of {figure.y}" if figure.normalise else figure.y)
+        ax.set_title(str(facet) if facet is not None else figure.title, fontsize=10)
+        ax.legend(frameon=False, fontsize=7)
+    if figure.facet:
+        fig.suptitle(figure.title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def figure_table(data: pd.DataFrame, figure: Figure) -> pd.DataFrame:
+    """The plotted numbers, one row per x value and one column per (facet, series), for the report."""
+    cols = [c for c in [figure.facet, *figure.series] if c]
+    if not cols:
+        return data[[figure.x, figure.y]].round(4)
+    wide = data.pivot_table(index=figure.x, columns=cols, values=figure.y, aggfunc="first")
+    wide.columns = [_series_label(c) for c in wide.columns]
+    return wide.round(4).reset_index()
+
+
 def _spec_notes(spec: Spec, res: EstimationResult | None) -> list[str]:
     """Sample, choices and deviations of one specification, as lines."""
     lines = [f"**{spec.id}** ({spec.label}; {spec.estimator}; outcome `{spec.outcome}`; controls: "
@@ -193,16 +266,28 @@ def _spec_notes(spec: Spec, res: EstimationResult | None) -> list[str]:
     return lines
 
 
-def report_markdown(run: DesignRun, cmp: pd.DataFrame, *, figures: dict[str, str] | None = None) -> str:
-    """The replication report of one paper in Markdown."""
+def report_markdown(run: DesignRun, cmp: pd.DataFrame, *, figures: dict[str, str] | None = None,
+                    design_figures: dict[str, tuple[str, pd.DataFrame]] | None = None) -> str:
+    """The replication report of one paper in Markdown (`design_figures`: figure id -> (PNG path, data))."""
     d = run.design
     figures = figures or {}
+    design_figures = design_figures or {}
     by_id = {r.spec.id: r for r in run.runs}
     parts = [f"# Replication report: {d.paper}", "", f"**{d.title}**", "", f"Citation: {d.citation}", "",
              "Published numbers: `../shared/published/` (marts.published_estimates). Each table below shows "
              "the published values our specifications cover beside our estimates on this warehouse. On the "
              "embedded sample the numbers show the mechanism, not the paper's findings.", ""]
     parts += [f"- {n}" for n in d.notes]
+    for f in d.figures:
+        if f.id not in design_figures:
+            continue
+        png, data = design_figures[f.id]
+        parts += ["", f"## Figure {f.id}: {f.title}", "", f"![{f.id}]({png})", ""]
+        if f.note:
+            parts += [f.note, ""]
+        parts += [f"Source: `{f.source}` ({', '.join(f'{k} in {list(v)}' for k, v in f.where.items()) or 'all rows'}"
+                  f"{'; shares within ' + ', '.join(f.normalise) if f.normalise else ''}).", "",
+                  figure_table(data, f).to_markdown(index=False), ""]
     for table in d.tables:
         specs = d.table_specs(table)
         c = cmp[cmp["table_id"] == table]
@@ -242,12 +327,25 @@ def report_html(markdown_text: str, *, title: str) -> str:
             f"<style>{style}</style></head><body>{body}</body></html>")
 
 
-def write_report(run: DesignRun, cmp: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
-    """Write <paper>.md and <paper>.html into `out_dir`, linking the figures `save_figures` left beside them."""
+def write_report(run: DesignRun, cmp: pd.DataFrame, out_dir: Path, *,
+                 figure_frames: dict[str, pd.DataFrame] | None = None) -> dict[str, Path]:
+    """Write <paper>.md and <paper>.html into `out_dir`, linking the figures `save_figures` left beside them.
+
+    `figure_frames` (figure id -> `figure_data`) are drawn as `<fig_dir>/<paper>.<figure id>.png`.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     fig_dir = out_dir / f"{run.design.paper}_figures"
     figures = {s.id: f"{fig_dir.name}/{s.id}.png" for s in run.design.specs if (fig_dir / f"{s.id}.png").exists()}
-    text = report_markdown(run, cmp, figures=figures)
+    drawn = {}
+    for f in run.design.figures:
+        data = (figure_frames or {}).get(f.id)
+        if data is None or data.empty:
+            continue
+        fig_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{run.design.paper}.{f.id}.png"
+        plot_design_figure(data, f).savefig(fig_dir / name, dpi=110)
+        drawn[f.id] = (f"{fig_dir.name}/{name}", data)
+    text = report_markdown(run, cmp, figures=figures, design_figures=drawn)
     md_path = out_dir / f"{run.design.paper}.md"
     html_path = out_dir / f"{run.design.paper}.html"
     md_path.write_text(text, encoding="utf-8")

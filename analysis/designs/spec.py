@@ -20,6 +20,9 @@ sample years, exclusions), `defaults` merged into every specification, derived v
       choices: [{item: ..., choice: ..., reason: ...}]     # where the paper is silent ((?) in the spec)
       deviations: ["..."]                                  # every difference from the paper, with its reason
 
+`figures` (optional) declares descriptive figures drawn from a warehouse table for the report (`Figure`:
+kind line | stacked_area, source, x, y, series, facet, where, years, normalise).
+
 Loading validates every entry before anything runs: unknown estimators, options, variables (against the
 variable dictionary plus the variables the design layer itself builds) and malformed fields fail with the
 specification's id and the problem.
@@ -43,10 +46,13 @@ _SPEC_KEYS = {"id", "table", "column", "label", "estimator", "outcome", "regress
 _SAMPLE_KEYS = {"years", "exclude_provinces", "balanced", "require", "query", "exclude_levels", "exclude_flags"}
 _TREATMENT_KEYS = {"policy", "timing", "shift", "pre_treatment_only", "other_policies", "rings",
                    "rings_for_treated", "by_zone_type"}
-# above_median: 1 above the cross-unit cut (median, mean or a quantile) of a variable; product; lag; indicator;
-# log: ln of a positive variable (null otherwise); period_mean: the cross-unit mean of a variable per period.
-DERIVED_RULES = ("above_median", "product", "lag", "indicator", "log", "period_mean")
-_FILE_KEYS = {"paper", "title", "citation", "spec_file", "panel", "defaults", "derived", "specs", "notes"}
+_FILE_KEYS = {"paper", "title", "citation", "spec_file", "panel", "defaults", "derived", "specs", "notes", "figures"}
+# above_median (cut: median, mean or a quantile), product, lag, indicator, log, period_mean (cross-unit mean per
+# period); frame.py computes them.
+_DERIVED_KINDS = ("above_median", "product", "lag", "indicator", "log", "period_mean")
+_FIGURE_KEYS = {"id", "title", "kind", "source", "x", "y", "series", "facet", "where", "years", "normalise", "note"}
+_FIGURE_KINDS = ("line", "stacked_area")
+_SOURCE = re.compile(r"^(marts|analysis)\.[a-z_][a-z0-9_]*$")
 
 
 class SpecError(ValueError):
@@ -58,8 +64,37 @@ class Derived:
     """A design variable computed from panel variables (e.g. above-median GDP per capita in 2014)."""
 
     name: str
-    kind: str                     # one of DERIVED_RULES
+    kind: str                     # one of _DERIVED_KINDS
     args: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Figure:
+    """A descriptive figure of a paper drawn from a warehouse table (e.g. yearly Gini series), not a regression.
+
+    Rows of `source` (a marts./analysis. table) matching `where` (column -> allowed values) and `years` are
+    drawn as one line (or stacked area) per combination of the `series` columns, `y` against `x`, with one
+    panel per value of `facet`. `normalise` lists the columns within which `y` is divided by its sum
+    (component shares, e.g. Dagum parts per variable and year).
+    """
+
+    id: str
+    title: str
+    kind: str
+    source: str
+    x: str
+    y: str
+    series: tuple[str, ...] = ()
+    facet: str | None = None
+    where: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    years: tuple[int, int] | None = None
+    normalise: tuple[str, ...] = ()
+    note: str = ""
+
+    def columns(self) -> list[str]:
+        """The source columns the figure reads."""
+        return list(dict.fromkeys([self.x, self.y, *self.series, *([self.facet] if self.facet else []),
+                                   *self.where, *self.normalise]))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +144,7 @@ class DesignFile:
     derived: tuple[Derived, ...]
     specs: tuple[Spec, ...]
     notes: tuple[str, ...] = ()
+    figures: tuple[Figure, ...] = ()
     path: Path | None = None
 
     @property
@@ -165,9 +201,9 @@ def parse_design(raw: dict[str, Any], *, path: Path | None = None) -> DesignFile
     for name, d in (raw.get("derived") or {}).items():
         if not isinstance(d, dict) or len(d) != 1:
             raise SpecError(f"{where}: derived variable {name!r} needs exactly one rule "
-                            f"({', '.join(DERIVED_RULES)})")
+                            f"({', '.join(_DERIVED_KINDS)})")
         kind, args = next(iter(d.items()))
-        if kind not in DERIVED_RULES:
+        if kind not in _DERIVED_KINDS:
             raise SpecError(f"{where}: derived variable {name!r}: unknown rule {kind!r}")
         derived.append(Derived(name=name, kind=kind, args=args if isinstance(args, dict) else {"of": args}))
     specs, seen = [], set()
@@ -213,7 +249,47 @@ def parse_design(raw: dict[str, Any], *, path: Path | None = None) -> DesignFile
         raise SpecError(f"{where}: no specifications")
     return DesignFile(paper=paper, title=str(raw.get("title", "")), citation=str(raw["citation"]),
                       spec_file=str(raw.get("spec_file", "")), panel=dict(raw.get("panel") or {}),
-                      derived=tuple(derived), specs=tuple(specs), notes=tuple(raw.get("notes") or ()), path=path)
+                      derived=tuple(derived), specs=tuple(specs), notes=tuple(raw.get("notes") or ()),
+                      figures=_figures(raw.get("figures") or [], paper=paper, where=where), path=path)
+
+
+def _figures(raw: Any, *, paper: str, where: str) -> tuple[Figure, ...]:
+    """Parse and check the design file's `figures` entries (structure only; columns are checked when drawn)."""
+    if not isinstance(raw, list):
+        raise SpecError(f"{where}: figures must be a list of mappings")
+    out, seen = [], set()
+    for i, f in enumerate(raw):
+        if not isinstance(f, dict) or "id" not in f:
+            raise SpecError(f"{where}: figure #{i + 1} has no id")
+        fid = f"{paper}.{f['id']}"
+        if f["id"] in seen:
+            raise SpecError(f"{fid}: duplicate figure id")
+        seen.add(f["id"])
+        unknown = set(f) - _FIGURE_KEYS
+        if unknown:
+            raise SpecError(f"{fid}: unknown figure fields {sorted(unknown)} (allowed: {sorted(_FIGURE_KEYS)})")
+        for key in ("source", "x", "y"):
+            if not f.get(key):
+                raise SpecError(f"{fid}: missing {key!r}")
+        kind = f.get("kind", "line")
+        if kind not in _FIGURE_KINDS:
+            raise SpecError(f"{fid}: unknown figure kind {kind!r} (kinds: {', '.join(_FIGURE_KINDS)})")
+        if not _SOURCE.match(str(f["source"])):
+            raise SpecError(f"{fid}: source must name a marts. or analysis. table, not {f['source']!r}")
+        cond = f.get("where") or {}
+        if not isinstance(cond, dict):
+            raise SpecError(f"{fid}: where must map columns to allowed values")
+        years = f.get("years")
+        if years is not None and not (isinstance(years, list) and len(years) == 2
+                                      and all(isinstance(y, int) for y in years)):
+            raise SpecError(f"{fid}: years must be [first, last], not {years!r}")
+        out.append(Figure(
+            id=str(f["id"]), title=str(f.get("title", f["id"])), kind=kind, source=str(f["source"]),
+            x=str(f["x"]), y=str(f["y"]), series=_tuple(f.get("series"), where=fid, what="series"),
+            facet=f.get("facet"), where={str(k): tuple(v if isinstance(v, list) else [v]) for k, v in cond.items()},
+            years=(years[0], years[1]) if years else None,
+            normalise=_tuple(f.get("normalise"), where=fid, what="normalise"), note=str(f.get("note", ""))))
+    return tuple(out)
 
 
 def load_design(path: str | Path) -> DesignFile:

@@ -7,7 +7,8 @@
   `analysis.spec_results` and the not-estimable ones, with the reason, to `analysis.not_estimable`; a WARN
   asset check `estimable` lists the specifications the data could not identify;
 - `reports/<paper>`: compares every covered published number (marts.published_estimates) with ours, writes
-  `analysis.replication_comparison` and `reports/replication/<paper>.{md,html}` with PNG figures.
+  `analysis.replication_comparison` and `reports/replication/<paper>.{md,html}` with PNG figures, including
+  the design file's descriptive `figures` (read from the measure marts, e.g. yearly Gini series).
 
 The file is parsed (structure only) when the definitions load; variables, policies and timing codings are
 checked against the warehouse when an asset runs, before anything is estimated. Estimators and the analysis
@@ -197,20 +198,24 @@ def _report_asset(design: DesignFile, table_keys: list[dg.AssetKey]) -> dg.Asset
 
     code_version = code_version_of(design.path, Path(__file__), *ANALYSIS_CODE)
 
-    @dg.asset(key=key, deps=[*table_keys, PUBLISHED], group_name=design.paper, kinds={"python", "html"},
+    # Descriptive figures read the measure marts (marts.inequality_year and friends come with city_year_measures).
+    figure_deps = [dg.AssetKey(["marts", "city_year_measures"])] if design.figures else []
+
+    @dg.asset(key=key, deps=[*table_keys, PUBLISHED, *figure_deps], group_name=design.paper, kinds={"python", "html"},
               code_version=code_version,
               description=f"Replication report of {design.paper}: published numbers beside ours "
                           "(reports/replication/<paper>.html, .md, figures).")
     def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        from analysis.designs.replication import compare, table_summary, write_report
+        from analysis.designs.replication import compare, figure_data, table_summary, write_report
 
         with warehouse.connection(read_only=True) as conn:
             run = load_run(conn, design)
             published = conn.execute("select * from marts.published_estimates where paper = ?",
                                      [design.paper]).df()
+            frames = {f.id: figure_data(conn, f) for f in design.figures}
         cmp = compare(run, published)
         out = Path(settings().reports_dir) / "replication"
-        paths = write_report(run, cmp, out)
+        paths = write_report(run, cmp, out, figure_frames=frames)
         with warehouse.connection() as conn, transaction(conn):
             ensure_result_tables(conn)
             conn.execute("delete from analysis.replication_comparison where paper = ?", [design.paper])
