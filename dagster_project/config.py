@@ -31,7 +31,8 @@ RAW_LAYOUT = """\
   nightlights/viirs/      VIIRS annual radiance GeoTIFFs, one per year
   boundaries/             city polygons (cities.geojson)
   urban_construction/     China Urban Construction Statistical Yearbook heating tables (<year>年城市建设统计年鉴.xlsx)
-  transport/              transport energy intensities (CSV: year,region,mode,intensity,unit,fuel,source)"""
+  transport/              transport energy intensities (CSV: year,region,mode,intensity,unit,fuel,source)
+  historical/             optional: 1985 yearbook post-and-telecom table (中国城市统计年鉴-1985-<table>.xlsx)"""
 
 
 def _resolve(value: str | None, default: Path) -> Path:

@@ -13,10 +13,12 @@ builds (as opposed to panel columns) are:
   with `false` only untreated city-years are;
 - `treated_<zone_type>` (= treated × zone type) with `treatment.by_zone_type`;
 - the design file's `derived` variables: `above_median` (1 for units above the cross-unit median of a
-  variable in a given year, or of its mean over the sample years), `product`, `lag` (exact t-k within unit),
-  `indicator` (1 where a variable takes one of the listed values, null where it is null), `log`
-  (ln(x + shift), `shift` default 0; null where x + shift ≤ 0 or x is null, so the estimator's complete-case
-  rule drops and counts those rows).
+  variable in a given year, or of its mean over the sample years; `cut: mean` or a quantile such as 0.75
+  instead of the median), `product`, `lag` (exact t-k within unit), `indicator` (1 where a variable takes
+  one of the listed values, null where it is null), `log` (ln(x + shift), `shift` default 0; null where
+  x + shift ≤ 0 or x is null, so the estimator's complete-case rule drops and counts those rows),
+  `period_mean` (the mean over the frame's units in each period, e.g. the national annual mean of an index
+  for a shift-share style instrument).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from analysis.designs.spec import Derived, Spec, SpecError
 from analysis.results import NotEstimable
 
 TREATMENT_VARIABLES = ("cohort", "treated", "event_time", "never_treated")
+# City-year measure marts joined to the panel when a design reads their columns (alias, table), in this order.
+MEASURE_TABLES = (("m", "city_year_measures"), ("fb", "factor_bias"))
 
 
 @dataclass(kw_only=True)
@@ -63,14 +67,21 @@ def load_tables(conn: Any, *, columns: Iterable[str], unit: str = "city_code", t
         "where table_schema = 'marts' and table_name = 'city_year_panel'").fetchall()}
     cols = [c for c in dict.fromkeys([unit, time, "province_code", "level", *columns]) if c in have]
     # Measures computed in Python after the panel (marts.city_year_measures: inequality, digital indices,
-    # Luenberger components) are joined on the panel's keys when a design asks for them.
-    measures = {r[0] for r in conn.execute(
-        "select column_name from information_schema.columns "
-        "where table_schema = 'marts' and table_name = 'city_year_measures'").fetchall()}
-    extra = [c for c in dict.fromkeys(columns) if c not in have and c in measures]
-    select = ", ".join([*(f"p.{c}" for c in cols), *(f"m.{c}" for c in extra)])
-    join = (f" left join marts.city_year_measures as m on m.city_code = p.{unit} and m.year = p.{time}"
-            if extra else "")
+    # Luenberger components; marts.factor_bias: Malmquist input bias of the year ending in `year`) are joined
+    # on the panel's keys when a design asks for them.
+    select_cols, joins = [f"p.{c}" for c in cols], []
+    taken = set(cols)
+    for alias, table in MEASURE_TABLES:
+        measures = {r[0] for r in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'marts' and table_name = ?", [table]).fetchall()}
+        extra = [c for c in dict.fromkeys(columns) if c not in taken and c in measures]
+        if extra:
+            taken |= set(extra)
+            select_cols += [f"{alias}.{c}" for c in extra]
+            joins.append(f" left join marts.{table} as {alias} on {alias}.city_code = p.{unit} "
+                         f"and {alias}.year = p.{time}")
+    select, join = ", ".join(select_cols), "".join(joins)
     panel = conn.execute(f"select {select} from marts.city_year_panel as p{join} "
                          f"order by p.{unit}, p.{time}").df()
     cohorts = conn.execute("select * from marts.treatment_cohorts order by policy_id, timing_coding, city_code").df()
@@ -197,8 +208,10 @@ def _derive(df: pd.DataFrame, d: Derived, *, unit: str, time: str) -> pd.Series:
         of, year = str(d.args["of"]), d.args.get("year")
         base = df[df[time] == int(year)] if year is not None else df
         per_unit = base.groupby(unit)[of].mean()
-        med = per_unit.median()
-        return df[unit].map((per_unit > med).astype(float))
+        cut = _cut(per_unit, d.args.get("cut", "median"), name=d.name)
+        return df[unit].map((per_unit > cut).astype(float))
+    if d.kind == "period_mean":
+        return df.groupby(time)[str(d.args["of"])].transform("mean").astype(float)
     if d.kind == "product":
         cols = list(d.args["of"])
         out = df[cols[0]].astype(float)
@@ -216,3 +229,14 @@ def _derive(df: pd.DataFrame, d: Derived, *, unit: str, time: str) -> pd.Series:
         prev = df[[unit, time, of]].assign(**{time: df[time] + k}).set_index([unit, time])[of]
         return pd.Series(prev.reindex(pd.MultiIndex.from_arrays([df[unit], df[time]])).to_numpy(), index=df.index)
     raise SpecError(f"derived variable {d.name!r}: unknown rule {d.kind!r}")
+
+
+def _cut(values: pd.Series, cut: object, *, name: str) -> float:
+    """The threshold of an above_median rule: the median (default), the mean, or a quantile in (0, 1)."""
+    if cut == "median":
+        return float(values.median())
+    if cut == "mean":
+        return float(values.mean())
+    if isinstance(cut, float) and 0 < cut < 1:
+        return float(values.quantile(cut))
+    raise SpecError(f"derived variable {name!r}: cut must be 'median', 'mean' or a quantile in (0, 1), not {cut!r}")

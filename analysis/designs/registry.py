@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.designs.spec import Spec, SpecError
-from analysis.results import EstimationResult
+from analysis.results import EstimationResult, NotEstimable
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ def _fe_ols(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationRes
     from analysis.fixed_effects import feols
 
     o = spec.options
+    for v in spec.regressors:
+        if v in df and df[v].isna().all():
+            # e.g. an instrument from an optional input source, regressed on in a first-stage column
+            raise NotEstimable(f"{spec.id}: regressor {v!r} has no value in the sample (its input source is absent "
+                               "or covers none of the sample's units)")
     res = feols(df, y=spec.outcome, x=list(spec.regressors), controls=list(spec.controls),
                 fe=list(spec.fixed_effects), cluster=_cluster(spec, unit) if o.get("vcov", "cluster") == "cluster"
                 else None, vcov=o.get("vcov", "cluster"), weights=spec.weights, model_id=spec.id, unit=unit,
@@ -139,10 +144,19 @@ def _psm_did(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationRe
 
 
 def _with_dummies(df: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, list[str]]:
-    """Fixed effects as dummy columns (first level dropped), for estimators that cannot absorb them."""
-    dummies = [pd.get_dummies(df[fe], prefix=fe, drop_first=True, dtype=float) for fe in spec.fixed_effects]
-    if not dummies:
+    """Fixed effects as dummy columns (first level dropped), for estimators that cannot absorb them.
+
+    Levels come from the rows the estimator can use (outcome, regressors and controls present): a level seen
+    only on incomplete rows (a year without the outcome) would give an all-zero, collinear column.
+    """
+    if not spec.fixed_effects:
         return df, list(spec.controls)
+    used = [c for c in (spec.outcome, *spec.regressors, *spec.controls) if c in df]
+    complete = df[used].notna().all(axis=1)
+    dummies = []
+    for fe in spec.fixed_effects:
+        levels = sorted(df.loc[complete, fe].dropna().unique())
+        dummies.append(pd.DataFrame({f"{fe}_{v}": (df[fe] == v).astype(float) for v in levels[1:]}, index=df.index))
     extra = pd.concat(dummies, axis=1)
     return pd.concat([df, extra], axis=1), [*spec.controls, *extra.columns]
 
@@ -185,6 +199,11 @@ def _iv2sls(df: pd.DataFrame, spec: Spec, unit: str, time: str) -> EstimationRes
 
     o = dict(spec.options)
     vcov = o.pop("vcov", "cluster")
+    for z in [o["instruments"]] if isinstance(o["instruments"], str) else o["instruments"]:
+        if z in df and df[z].isna().all():
+            # An instrument from an optional input source (e.g. seed 000's 1984 yearbook) that is absent.
+            raise NotEstimable(f"{spec.id}: instrument {z!r} has no value in the sample (its input source is "
+                               "absent or covers none of the sample's units)")
     return iv2sls(df, y=spec.outcome, endog=o.pop("endogenous"), instruments=o.pop("instruments"),
                   exog=[*spec.regressors, *spec.controls], fe=list(spec.fixed_effects) or None, vcov=vcov,
                   cluster=_one_cluster(spec, unit) if vcov == "cluster" else None, model_id=spec.id, unit=unit,

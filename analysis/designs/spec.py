@@ -47,7 +47,9 @@ _SAMPLE_KEYS = {"years", "exclude_provinces", "balanced", "require", "query", "e
 _TREATMENT_KEYS = {"policy", "timing", "shift", "pre_treatment_only", "other_policies", "rings",
                    "rings_for_treated", "by_zone_type"}
 _FILE_KEYS = {"paper", "title", "citation", "spec_file", "panel", "defaults", "derived", "specs", "notes", "figures"}
-_DERIVED_KINDS = ("above_median", "product", "lag", "indicator", "log")
+# above_median (cut: median, mean or a quantile), product, lag, indicator, log, period_mean (cross-unit mean per
+# period); frame.py computes them.
+_DERIVED_KINDS = ("above_median", "product", "lag", "indicator", "log", "period_mean")
 _FIGURE_KEYS = {"id", "title", "kind", "source", "x", "y", "series", "facet", "where", "years", "normalise", "note"}
 _FIGURE_KINDS = ("line", "stacked_area")
 _SOURCE = re.compile(r"^(marts|analysis)\.[a-z_][a-z0-9_]*$")
@@ -62,7 +64,7 @@ class Derived:
     """A design variable computed from panel variables (e.g. above-median GDP per capita in 2014)."""
 
     name: str
-    kind: str                     # above_median | product | lag | indicator | log
+    kind: str                     # one of _DERIVED_KINDS
     args: dict[str, Any]
 
 

@@ -214,4 +214,29 @@ def base_employment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
     return dg.MaterializeResult(metadata={**meta, "files": len(files)})
 
 
-ingest_assets = [make_ingest_asset(s) for s in SPECS] + [yearbook_dictionary, city_extensions, base_employment]
+@dg.asset(key=["raw", "historical_city_indicators"], group_name="historical", kinds={"python", "duckdb"},
+          code_version=code_version_of(SOURCES_DIR / "historical.py", SOURCES_DIR / "urban_construction.py",
+                                       SOURCES_DIR / "xlsx.py", SOURCES_DIR / "common.py", Path(__file__)),
+          metadata={SOURCE_FOLDER: "historical"},
+          description="1984 city post-and-telecom volume and telephones per 100 people (China City Statistical "
+                      "Yearbook 1985) from <raw>/historical/ (optional: without it seed 000's IV specifications "
+                      "are not estimable).")
+def historical_city_indicators(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Load the historical instrument inputs; an absent folder is allowed and logged, not an error."""
+    from dagster_project.sources.historical import read_historical
+
+    folder = Path(warehouse.raw_dir) / "historical"
+    result = read_historical(folder)
+    if not result.files:
+        context.log.warning(f"no historical yearbook files in {folder}: seed 000's 2SLS specifications will be "
+                            "recorded as not estimable")
+    files = [(str(p), p.stat().st_size, _sha256(p)) for p in result.files]
+    with warehouse.connection() as conn:
+        replace_raw_table(conn, "historical_city_indicators", result.table, asset="historical_city_indicators",
+                          rejected=result.rejected, files=files)
+        meta = table_metadata(conn, "raw", "historical_city_indicators", rejected_asset="historical_city_indicators")
+    return dg.MaterializeResult(metadata={**meta, "files": len(files)})
+
+
+ingest_assets = [make_ingest_asset(s) for s in SPECS] + [yearbook_dictionary, city_extensions, base_employment,
+                                                          historical_city_indicators]

@@ -19,7 +19,8 @@ import duckdb
 from dagster_project.config import DBT_DIR, RAW_LAYOUT, Settings
 
 OK, WARN, MISSING, MALFORMED = "ok", "warning", "missing", "malformed"
-OPTIONAL_FOLDERS = ("cities",)
+# Optional source folders (read by their own assets, not by SPECS) and the files each holds.
+OPTIONAL_FOLDERS = {"cities": "*.csv", "employment": "*.csv", "historical": "*.xlsx"}
 LAYOUT_DOC = "README.md, section 'Using real data'"
 
 
@@ -163,10 +164,10 @@ def check_sources(raw: Path) -> list[Finding]:
         findings.append(Finding(item, status, detail,
                                 "see the reasons below; fix the cells or accept the quarantine" if notes else "",
                                 notes))
-    for name in OPTIONAL_FOLDERS:
+    for name, pattern in OPTIONAL_FOLDERS.items():
         folder = raw / name
-        n = len(list(folder.glob("*.csv"))) if folder.is_dir() else 0
-        findings.append(Finding(f"optional: {name}/", OK, f"{n} CSV file(s)" if n else "absent (optional)"))
+        n = len(list(folder.glob(pattern))) if folder.is_dir() else 0
+        findings.append(Finding(f"optional: {name}/", OK, f"{n} {pattern} file(s)" if n else "absent (optional)"))
     expected = {s.subdir.split("/")[0] for s in SPECS} | set(OPTIONAL_FOLDERS)
     stray = _unexpected_entries(raw, expected)
     if stray:

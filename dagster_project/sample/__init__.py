@@ -37,6 +37,7 @@ nightlights/viirs/ VIIRS-like GeoTIFFs (radiance), years >= 2012
 boundaries/        synthetic city polygons (Voronoi cells around real seats) and their province unions, GeoJSON
 urban_construction/ China Urban Construction Statistical Yearbook style central-heating tables, one per year
 transport/         the user-supplied transport energy-intensity table (planted SYNTHETIC values)
+historical/        China City Statistical Yearbook 1985 style post-and-telecom table (data year 1984)
 cities/            (only with more cities than the real universe) the synthetic extra units
 """
 
@@ -45,8 +46,10 @@ def _write_truth(truth: Truth, out: Path) -> list[Path]:
     """Write the latent truth as CSV (fixed float format) for recovery tests."""
     folder = out / "_truth"
     paths = []
-    for name in ("cities", "counties", "city_year", "province_year", "ifr"):
-        df: pd.DataFrame = getattr(truth, name)
+    for name in ("cities", "counties", "city_year", "province_year", "ifr", "historical"):
+        df: pd.DataFrame | None = getattr(truth, name)
+        if df is None:
+            continue
         paths.append(write_text(folder / f"{name}.csv", df.to_csv(index=False, float_format="%.10g",
                                                                    lineterminator="\n")))
     return paths
@@ -72,6 +75,7 @@ def generate(out: Path, n_cities: int | None = None, years: range | list[int] = 
     from dagster_project.sample.boundaries import write_boundaries
     from dagster_project.sample.ceads import write_ceads
     from dagster_project.sample.employment import write_base_employment
+    from dagster_project.sample.historical import write_historical
     from dagster_project.sample.ifr import write_ifr
     from dagster_project.sample.nightlights import write_nightlights
     from dagster_project.sample.transport import write_transport
@@ -90,7 +94,8 @@ def generate(out: Path, n_cities: int | None = None, years: range | list[int] = 
     # Longest first (yearbook, CEADs, night lights), so two workers finish at about the same time.
     jobs = [(write_yearbook, truth), (write_ceads, county_truth)]
     jobs += [(writer, truth) for writer in (write_nightlights, write_urban_construction, write_ifr,
-                                            write_base_employment, write_boundaries, write_transport)]
+                                            write_base_employment, write_boundaries, write_transport,
+                                            write_historical)]
     paths += _run_writers(jobs, out)
     paths += _write_truth(truth, out)
     synthetic = truth.cities[truth.cities["synthetic"]]

@@ -78,6 +78,17 @@ UNMAPPED_DIVISIONS = ("63", "65")
 MANUFACTURING_DIVISION_CONCENTRATION = 3.0
 EMPLOYMENT_OUTSIDE_SHARE = 0.04
 EMPLOYMENT_STREAM = 0x454D  # "EM"
+
+# Seed 000's historical instruments (China City Statistical Yearbook 1985, data year 1984): each city's 1984
+# telephones per 100 people and post-and-telecom volume per person load on its persistent digital propensity
+# (the city mean of the latent logit of D), so the instruments predict the digital index without being a
+# function of it; own generator stream, drawn after everything else. HIST_COVERAGE of today's prefectures
+# were cities in 1984 (the others were 地区 and are absent from the 1985 edition; municipalities always print).
+HIST_STREAM = 0x4849  # "HI"
+HIST_YEAR = 1984
+HIST_LOADING = 0.6            # d ln(instrument) / d (digital propensity), both instruments
+HIST_NOISE_SD = 0.35
+HIST_COVERAGE = 0.8
 BASE_GBT_VERSION = "2002"
 # Unspecified IFR codes spread pro rata over the specified codes under the same parent (documented option).
 UNSPECIFIED_IFR_CODES = ("99", "91")
@@ -171,6 +182,7 @@ class Truth:
     province_year: pd.DataFrame
     ifr: pd.DataFrame
     base_employment: pd.DataFrame | None = None
+    historical: pd.DataFrame | None = None
 
 
 def load_universe(n_cities: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -439,7 +451,24 @@ def simulate(n_cities: int | None = None, years: range | list[int] = range(2003,
                  city_year=city_year[city_year["year"].isin(keep)].reset_index(drop=True),
                  county_year=county_year[county_year["year"].isin(keep)].reset_index(drop=True),
                  province_year=province_year[province_year["year"].isin(keep)].reset_index(drop=True),
-                 ifr=ifr, base_employment=base_employment)
+                 ifr=ifr, base_employment=base_employment,
+                 historical=simulate_historical(np.random.default_rng([seed, HIST_STREAM]), cities,
+                                                d_propensity=d_lat.mean(axis=1), pop=pop[:, 0]))
+
+
+def simulate_historical(rng: np.random.Generator, cities: pd.DataFrame, *, d_propensity: np.ndarray,
+                        pop: np.ndarray) -> pd.DataFrame:
+    """1984 telephones per 100 people and post-and-telecom volume (万元) per city, and whether it printed."""
+    n = len(cities)
+    z = (d_propensity - d_propensity.mean()) / d_propensity.std()
+    muni = (cities["level"] == "municipality").to_numpy()
+    printed = muni | (rng.random(n) < HIST_COVERAGE)
+    pop_1984 = pop * np.exp(rng.normal(np.log(0.8), 0.05, n))                     # 万人, smaller than today
+    phones = np.exp(np.log(1.5) + HIST_LOADING * z + rng.normal(0, HIST_NOISE_SD, n))   # 部 per 100 people
+    per_capita = np.exp(np.log(12.0) + HIST_LOADING * z + rng.normal(0, HIST_NOISE_SD, n))  # 元 per person
+    return pd.DataFrame({"city_code": cities["city_code"].to_numpy(), "year": HIST_YEAR, "printed": printed,
+                         "pop_1984_10k": pop_1984, "phones_per_100": phones,
+                         "post_telecom_volume_10k_yuan": pop_1984 * per_capita, "digital_propensity": z})
 
 
 def _simulate_energy(rng: np.random.Generator, cities: pd.DataFrame, tt: np.ndarray, pop: np.ndarray,

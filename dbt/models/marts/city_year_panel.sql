@@ -7,7 +7,7 @@
 --     the flag `<column>_imputed` is true. Filled values REPLACE the published ones in the same column
 --     (the published value is `<column>` where `<column>_imputed` is false; null otherwise); n_imputed
 --     counts the imputed cells of the row. Derived columns below are computed from the filled columns;
---   * emissions, lights and robot exposure joined by key; CO2 from energy use with its flags
+--   * emissions, lights, robot exposure and the 1984 instrument inputs joined by key; CO2 from energy use with its flags
 --     (int_energy__city_co2, docs/energy-co2.md);
 --   * prices: provincial indices = 1 in var('price_base_year') (default 2010), int_prices__deflators;
 --     real values are nominal / the provincial implied GDP deflator, null where it is (2020+);
@@ -92,6 +92,8 @@ joined as (
         robots.robot_exposure_stock_loo,
         robots.exposure_basis as robot_exposure_basis,
         hm.hmatch,
+        hist.post_telecom_1984_10k_yuan,
+        hist.phones_per_100_1984,
         prices.gdp_deflator,
         prices.cpi_index,
         size.size_class,
@@ -110,6 +112,8 @@ joined as (
     left join {{ ref('int_capital__stock') }} as capital using (city_code, year)
     left join {{ ref('int_emissions__convergence') }} as conv using (city_code, year)
     left join {{ ref('int_energy__city_co2') }} as energy using (city_code, year)
+    -- constant per city: seed 000's historical instrument inputs (optional source, null without it)
+    left join {{ ref('int_historical__instruments') }} as hist using (city_code)
 )
 
 select
