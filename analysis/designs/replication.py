@@ -266,6 +266,14 @@ def _spec_notes(spec: Spec, res: EstimationResult | None) -> list[str]:
     return lines
 
 
+def table_heading(table: str) -> str:
+    """A design table id as a heading: "3" -> "Table 3", "fig4" -> "Figure 4", "appendix_IV" -> "Appendix: IV"."""
+    for prefix, word in (("fig", "Figure"), ("appendix_", "Appendix:"), ("text", "Text")):
+        if table.startswith(prefix):
+            return f"{word} {table[len(prefix):].lstrip('_')}".strip()
+    return f"Table {table}"
+
+
 def report_markdown(run: DesignRun, cmp: pd.DataFrame, *, figures: dict[str, str] | None = None,
                     design_figures: dict[str, tuple[str, pd.DataFrame]] | None = None) -> str:
     """The replication report of one paper in Markdown (`design_figures`: figure id -> (PNG path, data))."""
@@ -291,7 +299,7 @@ def report_markdown(run: DesignRun, cmp: pd.DataFrame, *, figures: dict[str, str
     for table in d.tables:
         specs = d.table_specs(table)
         c = cmp[cmp["table_id"] == table]
-        parts += ["", f"## Table {table}", "", f"Summary: {table_summary(c)}.", ""]
+        parts += ["", f"## {table_heading(table)}", "", f"Summary: {table_summary(c)}.", ""]
         if not c.empty:
             parts += [comparison_frame(c).to_markdown(index=False), ""]
         done = [s for s in specs if by_id[s.id].result is not None]
