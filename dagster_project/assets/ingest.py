@@ -3,8 +3,10 @@
 Each asset calls a pure reader in `dagster_project.sources`, then replaces its raw table, its rows in
 `raw.rejected_rows` and its file manifest in one transaction (`warehouse.replace_raw_table`).
 A missing folder or file fails the asset with the path and the expected layout; nothing falls back
-to the sample data. Readers are imported when an asset runs (pandas, openpyxl and rasterio are not
-needed to load the definitions); each asset's code version is the hash of its reader module.
+to the sample data. Optional sources (`IngestSpec.absent`: base-year employment, historical yearbooks)
+build an empty table instead and log what that means. Readers are imported when an asset runs (pandas,
+openpyxl and rasterio are not needed to load the definitions); each asset's code version is the hash of
+its reader module.
 """
 
 
@@ -47,6 +49,7 @@ class IngestSpec:
     reader: str          # "<module>:<function>", imported when the asset runs
     description: str
     modules: tuple[str, ...]   # the reader modules in dagster_project/sources/ its code version covers
+    absent: str | None = None  # an optional source: what building without its files means (logged); None = required
 
     def read(self, folder: Path) -> "LoadResult":
         """Import the reader and parse the folder."""
@@ -104,6 +107,16 @@ SPECS: list[IngestSpec] = [
                "dagster_project.sources.transport_intensity:read_transport_intensity",
                "User-supplied transport energy intensities (kgce per passenger-km / tonne-km) with their source.",
                ("transport_intensity",)),
+    IngestSpec("base_employment", "ifr", "employment", "dagster_project.sources.employment:read_base_employment",
+               "Base-year employment by city x GB/T 4754 two-digit industry from <raw>/employment/ "
+               "(optional: without it robot exposure falls back to yearbook sections).",
+               ("employment", "codes"), absent="robot exposure uses yearbook sections"),
+    IngestSpec("historical_city_indicators", "historical", "historical",
+               "dagster_project.sources.historical:read_historical",
+               "1984 city post-and-telecom volume and telephones per 100 people (China City Statistical Yearbook "
+               "1985) from <raw>/historical/ (optional: without it seed 000's IV specifications are not estimable).",
+               ("historical", "urban_construction"),
+               absent="seed 000's 2SLS specifications will be recorded as not estimable"),
 ]
 
 
@@ -124,6 +137,8 @@ def make_ingest_asset(spec: IngestSpec) -> dg.AssetsDefinition:
     def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         folder = Path(warehouse.raw_dir) / spec.subdir
         result = spec.read(folder)
+        if spec.absent and not result.files:
+            context.log.warning(f"no files in {folder} (optional source): {spec.absent}")
         files = [(str(p), p.stat().st_size, _sha256(p)) for p in result.files]
         with warehouse.connection() as conn:
             replace_raw_table(conn, spec.table, result.table, asset=spec.table, rejected=result.rejected,
@@ -193,50 +208,4 @@ def city_extensions(warehouse: Warehouse) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={**meta, "files": len(files)})
 
 
-@dg.asset(key=["raw", "base_employment"], group_name="ifr", kinds={"python", "duckdb"},
-          code_version=code_version_of(SOURCES_DIR / "employment.py", SOURCES_DIR / "codes.py", Path(__file__)),
-          metadata={SOURCE_FOLDER: "employment"},
-          description="Base-year employment by city x GB/T 4754 two-digit industry from <raw>/employment/ "
-                      "(optional: without it robot exposure falls back to yearbook sections).")
-def base_employment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    """Load the robot-exposure base shares; an absent folder is allowed and logged, not an error."""
-    from dagster_project.sources.employment import read_base_employment
-
-    folder = Path(warehouse.raw_dir) / "employment"
-    result = read_base_employment(folder)
-    if not result.files:
-        context.log.warning(f"no base-employment files in {folder}: robot exposure uses yearbook sections")
-    files = [(str(p), p.stat().st_size, _sha256(p)) for p in result.files]
-    with warehouse.connection() as conn:
-        replace_raw_table(conn, "base_employment", result.table, asset="base_employment",
-                          rejected=result.rejected, files=files)
-        meta = table_metadata(conn, "raw", "base_employment", rejected_asset="base_employment")
-    return dg.MaterializeResult(metadata={**meta, "files": len(files)})
-
-
-@dg.asset(key=["raw", "historical_city_indicators"], group_name="historical", kinds={"python", "duckdb"},
-          code_version=code_version_of(SOURCES_DIR / "historical.py", SOURCES_DIR / "urban_construction.py",
-                                       SOURCES_DIR / "xlsx.py", SOURCES_DIR / "common.py", Path(__file__)),
-          metadata={SOURCE_FOLDER: "historical"},
-          description="1984 city post-and-telecom volume and telephones per 100 people (China City Statistical "
-                      "Yearbook 1985) from <raw>/historical/ (optional: without it seed 000's IV specifications "
-                      "are not estimable).")
-def historical_city_indicators(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    """Load the historical instrument inputs; an absent folder is allowed and logged, not an error."""
-    from dagster_project.sources.historical import read_historical
-
-    folder = Path(warehouse.raw_dir) / "historical"
-    result = read_historical(folder)
-    if not result.files:
-        context.log.warning(f"no historical yearbook files in {folder}: seed 000's 2SLS specifications will be "
-                            "recorded as not estimable")
-    files = [(str(p), p.stat().st_size, _sha256(p)) for p in result.files]
-    with warehouse.connection() as conn:
-        replace_raw_table(conn, "historical_city_indicators", result.table, asset="historical_city_indicators",
-                          rejected=result.rejected, files=files)
-        meta = table_metadata(conn, "raw", "historical_city_indicators", rejected_asset="historical_city_indicators")
-    return dg.MaterializeResult(metadata={**meta, "files": len(files)})
-
-
-ingest_assets = [make_ingest_asset(s) for s in SPECS] + [yearbook_dictionary, city_extensions, base_employment,
-                                                          historical_city_indicators]
+ingest_assets = [make_ingest_asset(s) for s in SPECS] + [yearbook_dictionary, city_extensions]
