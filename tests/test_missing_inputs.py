@@ -39,7 +39,11 @@ VARIABLES = sorted(load_dictionary().variables)
 
 
 # ---------------------------------------------------------------------------------------- sources
-@pytest.mark.parametrize("spec", SPECS, ids=[s.table for s in SPECS])
+REQUIRED = [s for s in SPECS if s.absent is None]
+OPTIONAL = [s for s in SPECS if s.absent is not None]
+
+
+@pytest.mark.parametrize("spec", REQUIRED, ids=[s.table for s in REQUIRED])
 def test_missing_source_folder_fails_with_the_documented_message(spec, sample_dir: Path, tmp_path: Path) -> None:
     """Every other source present, this one's folder absent: MissingSourceError naming path and layout
     (README "Using real data": a missing folder fails that source's asset with the path and the layout)."""
@@ -55,6 +59,14 @@ def test_missing_source_folder_fails_with_the_documented_message(spec, sample_di
         spec.read(folder)
     assert str(err.value).startswith(f"missing source input: {folder}")
     assert "\nexpected layout: " in str(err.value) and err.value.expected
+
+
+@pytest.mark.parametrize("spec", OPTIONAL, ids=[s.table for s in OPTIONAL])
+def test_missing_optional_source_folder_gives_an_empty_table(spec, tmp_path: Path) -> None:
+    """An optional source's folder absent: its reader returns no rows and no files (the asset logs `absent`)."""
+    folder = tmp_path / spec.subdir
+    result = spec.read(folder)
+    assert result.table.empty and not result.files and result.rejected.empty
 
 
 # ---------------------------------------------------------------------------------------- variables

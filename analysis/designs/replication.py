@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -211,13 +212,17 @@ def figure_data(conn: Any, figure: Figure) -> pd.DataFrame:
     return df.sort_values(keys).reset_index(drop=True)
 
 
-def _series_label(row: tuple[object, ...] | object) -> str:
-    """A legend label from one or more series values."""
-    return " / ".join(map(str, row)) if isinstance(row, tuple) else str(row)
+def _series_label(row: tuple[object, ...] | object, labels: Mapping[str, str] | None = None) -> str:
+    """A legend label from one or more series values (a variable name shown by its dictionary label)."""
+    parts = row if isinstance(row, tuple) else (row,)
+    return " / ".join((labels or {}).get(str(v), str(v)) for v in parts)
 
 
-def plot_design_figure(data: pd.DataFrame, figure: Figure) -> Any:
-    """The figure as a matplotlib Figure (Agg canvas): one panel per facet value, one line/area per series."""
+def plot_design_figure(data: pd.DataFrame, figure: Figure, *, labels: Mapping[str, str] | None = None) -> Any:
+    """The figure as a matplotlib Figure (Agg canvas): one panel per facet value, one line/area per series.
+
+    `labels` maps values that are variable names (e.g. `co2_mt`) to their dictionary labels.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure as MplFigure
 
@@ -229,14 +234,16 @@ def plot_design_figure(data: pd.DataFrame, figure: Figure) -> Any:
         sub = data if facet is None else data[data[figure.facet] == facet]
         if figure.kind == "stacked_area":
             wide = sub.pivot_table(index=figure.x, columns=list(figure.series), values=figure.y, aggfunc="sum")
-            ax.stackplot(wide.index, wide.T.to_numpy(), labels=[_series_label(c) for c in wide.columns], alpha=0.8)
+            ax.stackplot(wide.index, wide.T.to_numpy(), labels=[_series_label(c, labels) for c in wide.columns],
+                         alpha=0.8)
         else:
             groups = list(sub.groupby(list(figure.series), sort=True)) if figure.series else [("", sub)]
             for i, (key, g) in enumerate(groups):
-                ax.plot(g[figure.x], g[figure.y], marker="o", ms=3, color=f"C{i % 10}", label=_series_label(key))
+                ax.plot(g[figure.x], g[figure.y], marker="o", ms=3, color=f"C{i % 10}",
+                        label=_series_label(key, labels))
         ax.set_xlabel(figure.x)
         ax.set_ylabel(f"share of {figure.y}" if figure.normalise else figure.y)
-        ax.set_title(str(facet) if facet is not None else figure.title, fontsize=10)
+        ax.set_title(_series_label(facet, labels) if facet is not None else figure.title, fontsize=10)
         ax.legend(frameon=False, fontsize=7)
     if figure.facet:
         fig.suptitle(figure.title, fontsize=11)
@@ -336,10 +343,12 @@ def report_html(markdown_text: str, *, title: str) -> str:
 
 
 def write_report(run: DesignRun, cmp: pd.DataFrame, out_dir: Path, *,
-                 figure_frames: dict[str, pd.DataFrame] | None = None) -> dict[str, Path]:
+                 figure_frames: dict[str, pd.DataFrame] | None = None,
+                 labels: Mapping[str, str] | None = None) -> dict[str, Path]:
     """Write <paper>.md and <paper>.html into `out_dir`, linking the figures `save_figures` left beside them.
 
-    `figure_frames` (figure id -> `figure_data`) are drawn as `<fig_dir>/<paper>.<figure id>.png`.
+    `figure_frames` (figure id -> `figure_data`) are drawn as `<fig_dir>/<paper>.<figure id>.png`, with
+    variable names shown by their `labels`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     fig_dir = out_dir / f"{run.design.paper}_figures"
@@ -351,7 +360,7 @@ def write_report(run: DesignRun, cmp: pd.DataFrame, out_dir: Path, *,
             continue
         fig_dir.mkdir(parents=True, exist_ok=True)
         name = f"{run.design.paper}.{f.id}.png"
-        plot_design_figure(data, f).savefig(fig_dir / name, dpi=110)
+        plot_design_figure(data, f, labels=labels).savefig(fig_dir / name, dpi=110)
         drawn[f.id] = (f"{fig_dir.name}/{name}", data)
     text = report_markdown(run, cmp, figures=figures, design_figures=drawn)
     md_path = out_dir / f"{run.design.paper}.md"

@@ -25,6 +25,7 @@ import dagster as dg
 
 from analysis.designs.spec import DesignFile, design_files, load_design
 from dagster_project.config import PROJECT_ROOT, settings
+from dagster_project.metadata import dictionary_labels
 from dagster_project.resources import Warehouse
 from dagster_project.versions import (
     INPUT_DIGEST,
@@ -213,9 +214,11 @@ def _report_asset(design: DesignFile, table_keys: list[dg.AssetKey]) -> dg.Asset
             published = conn.execute("select * from marts.published_estimates where paper = ?",
                                      [design.paper]).df()
             frames = {f.id: figure_data(conn, f) for f in design.figures}
+            # English part only: matplotlib's bundled fonts have no CJK glyphs.
+            labels = {k: v.split(" / ")[0] for k, v in dictionary_labels(conn).items()} if design.figures else {}
         cmp = compare(run, published)
         out = Path(settings().reports_dir) / "replication"
-        paths = write_report(run, cmp, out, figure_frames=frames)
+        paths = write_report(run, cmp, out, figure_frames=frames, labels=labels)
         with warehouse.connection() as conn, transaction(conn):
             ensure_result_tables(conn)
             conn.execute("delete from analysis.replication_comparison where paper = ?", [design.paper])
