@@ -390,12 +390,15 @@ def main() -> int:
         results["twfe_1m_rows"] = twfe_1m()
         print(f"TWFE, 1M rows, two FE, clustered: {results['twfe_1m_rows']}", flush=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
-    print("\n| scale | panel rows | yearbook cells | raw MB | sample s | build s (CPU) | no-change rebuild s (CPU) "
-          "| IFR change s (CPU) | warehouse MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| scale | panel rows | yearbook cells | raw MB | sample s | warehouse layer s (CPU) | build s (CPU) "
+          "| no-change rebuild s (CPU) | IFR change s (CPU) | warehouse MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
-        if name in SCALES:
+        if name in SCALES and "failed" in r:
+            print(f"| {name} | | | | {r['sample_s']} | {r['failed']} | | | | |")
+        elif name in SCALES:
             print(f"| {name} | {r['panel_rows']:,} | {r['yearbook_cells']:,} | {r['raw_mb']} | {r['sample_s']} | "
+                  f"{r['warehouse_layer_s']} ({r['warehouse_layer_cpu_s']}) | "
                   f"{r['build_s']} ({r['build_cpu_s']}) | {r['rebuild_s']} ({r['rebuild_cpu_s']}) | "
                   f"{r['ifr_change_s']} ({r['ifr_change_cpu_s']}) | {r['warehouse_mb']} |")
     if "growth" in results:
