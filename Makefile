@@ -41,9 +41,10 @@ $(SAMPLE_DIR)/.complete: $(STAMP)
 run: $(STAMP) $(MANIFEST) $(SAMPLE_DIR)/.complete
 	$(BIN)/carbonpanel build
 
-# One worker per core; the tests sharing a session build stay on one worker (see tests/conftest.py).
+# One worker per core (pytest-xdist); each worker builds its own session warehouse, and every build
+# keeps its dbt target folder beside its warehouse, so builds running at once never share state.
 test: $(STAMP) $(MANIFEST)
-	$(BIN)/pytest -n auto --dist loadgroup
+	$(BIN)/pytest -n auto
 
 dev: $(STAMP) $(MANIFEST) $(SAMPLE_DIR)/.complete
 	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/python -c "from dagster_project.build import dagster_home; dagster_home()"

@@ -49,19 +49,36 @@ def ensure_manifest() -> Path:
     return MANIFEST_PATH if manifest_is_current() else parse_manifest()
 
 
+def dbt_target_path(warehouse: Path) -> Path:
+    """dbt's target and log folder for builds of `warehouse`: beside it, one per warehouse file.
+
+    Two builds of different warehouses may run at once (tests on two cores, a UI run beside a CLI build);
+    a shared `dbt/target` would let one read the other's run_results.json. Per warehouse, dbt's
+    partial-parse state also stays valid from one build to the next.
+    """
+    return warehouse.with_name(f".{warehouse.name}.dbt")
+
+
 def parse_manifest() -> Path:
-    """Run `dbt parse` against the file a build of the configured warehouse writes (its staging copy)."""
+    """Run `dbt parse` as a build of the configured warehouse will, and publish its manifest for the definitions."""
     from dagster_project.config import settings
     from dagster_project.warehouse import staging_path
 
+    warehouse = settings().warehouse
+    target = dbt_target_path(warehouse)
     # dbt keeps its partial-parse state only while the profile (the database path) stays the same: parsing
-    # with the staging path lets the build's own `dbt build` reuse this parse instead of starting over.
-    env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(staging_path(settings().warehouse))}
+    # with the staging path into the build's target folder lets the build's `dbt build` reuse this parse.
+    env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(staging_path(warehouse))}
     # `dbt parse` with the venv's dbt: the venv's bin folder need not be on PATH (make, pytest, IDEs).
-    done = subprocess.run([dbt_executable(), "parse", "--quiet", "--profiles-dir", ".", "--project-dir", "."],
+    done = subprocess.run([dbt_executable(), "parse", "--quiet", "--profiles-dir", ".", "--project-dir", ".",
+                           "--target-path", str(target), "--log-path", str(target / "logs")],
                           cwd=DBT_DIR, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{done.stdout}\n{done.stderr}")
+    MANIFEST_PATH.parent.mkdir(parents=True, exist_ok=True)
+    tmp = MANIFEST_PATH.with_name(f"{MANIFEST_PATH.name}.{os.getpid()}.tmp")
+    shutil.copyfile(target / "manifest.json", tmp)
+    os.replace(tmp, MANIFEST_PATH)      # readers never see a half-written manifest
     return MANIFEST_PATH
 
 

@@ -27,21 +27,6 @@ E2E_YEARS = range(2003, 2022)
 E2E_SEED = 11
 
 
-# Fixtures that build a whole warehouse once per session: under pytest-xdist (`make test` runs
-# `-n auto --dist loadgroup`) every test using one is kept on the same worker, so each build runs once
-# while the other worker runs the rest.
-SHARED_BUILDS = {"built_warehouse": "built_warehouse", "built_reports": "built_warehouse",
-                 "real_ceads_warehouse": "real_ceads"}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group the tests of each shared build onto one xdist worker."""
-    for item in items:
-        groups = {SHARED_BUILDS[f] for f in getattr(item, "fixturenames", ()) if f in SHARED_BUILDS}
-        if groups:
-            item.add_marker(pytest.mark.xdist_group(sorted(groups)[0]))
-
-
 def query(path: Path, sql: str) -> pd.DataFrame:
     """Run a read-only query on a warehouse file."""
     conn = duckdb.connect(str(path), read_only=True)

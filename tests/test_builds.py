@@ -395,6 +395,20 @@ def test_killed_build_leaves_no_dbt_process(built_warehouse: Path, sample_dir: P
     assert not list(wh.parent.glob("*.building*"))
 
 
+def test_dbt_state_is_kept_per_warehouse(built_warehouse: Path) -> None:
+    """A build keeps dbt's target (run results, partial parse) beside its warehouse, not in the shared
+    dbt/target, so two builds of different warehouses at once (tests on two cores) never read each
+    other's run_results.json."""
+    from dagster_project.project import dbt_target_path
+
+    target = dbt_target_path(built_warehouse)
+    assert target.parent == built_warehouse.parent and target != dbt_target_path(built_warehouse.with_name("x.duckdb"))
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))
+    assert results["results"] and all(r["status"] in ("success", "pass") for r in results["results"]
+                                      if r["unique_id"].split(".")[0] in ("model", "seed"))
+    assert (target / "partial_parse.msgpack").exists()
+
+
 def test_compaction_keeps_file_size_stable(tmp_path: Path) -> None:
     """Replacing every table ten times and compacting keeps the file within 10% of one build's size."""
     from dagster_project.warehouse import compact

@@ -24,7 +24,7 @@ import dagster as dg
 from dagster_project.config import DBT_DIR
 from dagster_project.console import tool_output
 from dagster_project.metadata import table_metadata
-from dagster_project.project import dbt_executable, require_manifest
+from dagster_project.project import dbt_executable, dbt_target_path, require_manifest
 from dagster_project.resources import Warehouse
 
 # Groups read like the research design: the source a model or seed belongs to, or the topic of its
@@ -153,8 +153,11 @@ def carbon_panel_dbt(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     # dbt prints ~900 lines; as Dagster log events each would be a write to the run's event store (a
     # third of a cold build). They go to the CLI's log file and progress bar, or to the step's captured
     # stdout in a UI run; the event log gets the summary and, on failure, the tail.
-    code, lines = run_dbt(args, warehouse=warehouse.active_path, on_line=tool_output)
-    results_path = DBT_DIR / "target" / "run_results.json"
+    target = dbt_target_path(Path(warehouse.path))
+    results_path = target / "run_results.json"
+    results_path.unlink(missing_ok=True)      # never report a previous build's results
+    code, lines = run_dbt([*args, "--target-path", str(target), "--log-path", str(target / "logs")],
+                          warehouse=warehouse.active_path, on_line=tool_output)
     results = json.loads(results_path.read_text(encoding="utf-8"))["results"] if results_path.exists() else []
     by_uid = {r["unique_id"]: r for r in results}
     failures = [f"{r['unique_id']}: {r['status']}: {(r.get('message') or '').strip()}" for r in results
