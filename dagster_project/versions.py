@@ -48,8 +48,8 @@ def code_version_of(*paths: Path | str) -> str:
     return h.hexdigest()[:16]
 
 
-def _sha256(path: Path) -> str:
-    """The sha256 of a file's bytes."""
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes (read in 1 MiB chunks)."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -77,7 +77,7 @@ def file_digests(folder: Path, *, previous: dict[str, dict[str, Any]] | None = N
             sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
             rel = path.relative_to(folder).as_posix()
             old = prev.get(rel)
-            out[rel] = {"sha256": old["sha256"] if old and old.get("sig") == sig else _sha256(path), "sig": sig}
+            out[rel] = {"sha256": old["sha256"] if old and old.get("sig") == sig else file_sha256(path), "sig": sig}
     return out
 
 

@@ -10,7 +10,6 @@ its reader module.
 """
 
 
-import hashlib
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import dagster as dg
 
 from dagster_project.metadata import table_metadata
 from dagster_project.resources import Warehouse
-from dagster_project.versions import SOURCE_FOLDER, code_version_of
+from dagster_project.versions import SOURCE_FOLDER, code_version_of, file_sha256
 from dagster_project.warehouse import replace_raw_table
 
 if TYPE_CHECKING:
@@ -28,15 +27,6 @@ if TYPE_CHECKING:
 
 SOURCES_DIR = Path(__file__).resolve().parents[1] / "sources"
 YEARBOOK_DICTIONARY = SOURCES_DIR / "yearbook_dictionary.yaml"
-
-
-def _sha256(path: Path) -> str:
-    """Hash a source file for the provenance manifest."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -139,7 +129,7 @@ def make_ingest_asset(spec: IngestSpec) -> dg.AssetsDefinition:
         result = spec.read(folder)
         if spec.absent and not result.files:
             context.log.warning(f"no files in {folder} (optional source): {spec.absent}")
-        files = [(str(p), p.stat().st_size, _sha256(p)) for p in result.files]
+        files = [(str(p), p.stat().st_size, file_sha256(p)) for p in result.files]
         with warehouse.connection() as conn:
             replace_raw_table(conn, spec.table, result.table, asset=spec.table, rejected=result.rejected,
                               files=files)
@@ -172,7 +162,7 @@ def yearbook_dictionary(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connection() as conn:
         replace_raw_table(conn, "yearbook_dictionary", df, asset="yearbook_dictionary",
                           files=[(str(YEARBOOK_DICTIONARY), YEARBOOK_DICTIONARY.stat().st_size,
-                                  _sha256(YEARBOOK_DICTIONARY))])
+                                  file_sha256(YEARBOOK_DICTIONARY))])
         meta = table_metadata(conn, "raw", "yearbook_dictionary")
     return dg.MaterializeResult(metadata=meta)
 
@@ -203,7 +193,7 @@ def city_extensions(warehouse: Warehouse) -> dg.MaterializeResult:
         {c: pd.Series(dtype="float64" if c.startswith("seat_") else "string") for c in EXTENSION_COLUMNS})
     with warehouse.connection() as conn:
         replace_raw_table(conn, "city_extensions", table, asset="city_extensions",
-                          files=[(str(f), f.stat().st_size, _sha256(f)) for f in files])
+                          files=[(str(f), f.stat().st_size, file_sha256(f)) for f in files])
         meta = table_metadata(conn, "raw", "city_extensions", rejected_asset="city_extensions")
     return dg.MaterializeResult(metadata={**meta, "files": len(files)})
 
