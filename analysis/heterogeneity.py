@@ -10,7 +10,11 @@
   two ways: seemingly unrelated estimation (Stata `suest`: the two models' influence functions stacked,
   summed by cluster, times G/(G-1); clusters that span both groups make the two estimates correlated)
   and a Fisher permutation test that reassigns the groups at random (across units when the grouping is
-  constant within unit) and re-estimates the difference.
+  constant within unit) and re-estimates the difference. The draws are solved together: rows are pooled
+  into cells a reassignment never splits, each draw's within-group normal equations are sums of cell
+  moments (one fixed effect swept out exactly, the others as dummies partialled out), so the test costs a
+  few matrix products instead of two fixed-effects regressions per draw; the draws equal the per-draw
+  regressions to rounding (tests/test_heterogeneity_permutation.py).
 """
 
 from __future__ import annotations
@@ -169,6 +173,9 @@ def _group_fit(df: pd.DataFrame, *, y: str, regs: list[str], fes: list[str]) -> 
 _MAX_DUMMIES = 80
 # Draws per batch of the exact solver: bounds the (draws x cells) membership matrices held at once.
 _BATCH_CELLS = 4_000_000
+# Largest (cells x packed moments) array the exact solver builds (240 MB); beyond it (rows permuted one by
+# one in a large panel) the draws demean iteratively, in bounded memory.
+_MAX_MOMENT_ENTRIES = 30_000_000
 
 
 def _codes(values: pd.Series) -> np.ndarray:
@@ -197,9 +204,11 @@ def _permutation_draws(mat: np.ndarray, *, fe_codes: Sequence[np.ndarray], atoms
     levels = [int(c.max()) + 1 if len(c) else 0 for c in fe_codes]
     order = sorted(range(len(fe_codes)), key=lambda j: -levels[j])
     n_dummies = sum(levels[j] for j in order[1:])
-    if n_dummies > _MAX_DUMMIES:
-        return _demeaned_draws(mat, fe_codes=fe_codes, atoms=atoms, members=members)
     absorbed = fe_codes[order[0]] if fe_codes else np.zeros(len(mat), dtype=np.int64)
+    d = mat.shape[1] + n_dummies
+    n_cells = len(np.unique(absorbed * (int(atoms.max()) + 1) + atoms))
+    if n_dummies > _MAX_DUMMIES or n_cells * d * (d + 1) // 2 > _MAX_MOMENT_ENTRIES:
+        return _demeaned_draws(mat, fe_codes=fe_codes, atoms=atoms, members=members)
     dummies = [np.eye(levels[j])[fe_codes[j]] for j in order[1:]]
     return _exact_draws(np.column_stack([mat, *dummies]), n_main=mat.shape[1], absorbed=absorbed, atoms=atoms,
                         members=members)

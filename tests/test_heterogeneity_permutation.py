@@ -96,8 +96,9 @@ def test_permutation_draws_equal_the_per_draw_regressions(by: str, mode: str, fe
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Same seed, same reassignments, same draws and p-value as the former one-regression-per-draw loop on an
     unbalanced panel (the exact solver, and the iterative one used when dummies are many). Non-estimable
-    draws (control `rare` constant in a group) are the same draws. Achieved 2e-15 absolute on draws of
-    size 0.1-1 (rows mode 6e-15); asserted 1e-10."""
+    draws (control `rare` constant in a group) are the same draws. Achieved 7e-15 absolute (draws of size
+    0.001-0.37); asserted 1e-12. On the 1x warehouse frames of seed-000 table 6 and seed-004's appendix the
+    draws agreed to 4e-15 and every p-value was identical."""
     if iterative:
         monkeypatch.setattr(het, "_MAX_DUMMIES", 0)
     df = _unbalanced_panel(11)
@@ -109,7 +110,7 @@ def test_permutation_draws_equal_the_per_draw_regressions(by: str, mode: str, fe
         assert np.isnan(ref).sum() >= 10, "the panel should plant non-estimable draws"
     ok = ref[np.isfinite(ref)]
     assert len(res.permutation_draws) == len(ok)
-    np.testing.assert_allclose(res.permutation_draws, ok, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(res.permutation_draws, ok, rtol=0, atol=1e-12)
     diff = res.params.iloc[2]
     p_ref = (1 + int(np.sum(np.abs(ok) >= abs(diff) - 1e-12))) / (1 + len(ok))
     assert res.pvalues.iloc[2] == p_ref
@@ -118,7 +119,7 @@ def test_permutation_draws_equal_the_per_draw_regressions(by: str, mode: str, fe
 def test_permutation_draw_equals_pyfixest_on_the_reassigned_groups() -> None:
     """Independently of the former code: the first draws are the difference of pyfixest feols coefficients
     (unit + year FE) on the groups a seeded `rng.permutation` of the unit labels gives.
-    Achieved 1e-14; asserted 1e-9."""
+    Achieved 5e-14 (pyfixest demeans to its own tolerance); asserted 1e-12."""
     df = _unbalanced_panel(4).drop(columns="rare")
     res = split_sample(df, y="y", x="x", by="g", controls=["c"], fe=["unit", "year"], cluster="unit",
                        unit="unit", time="year", n_permutations=3, seed=99, progress=False)
@@ -128,14 +129,14 @@ def test_permutation_draw_equals_pyfixest_on_the_reassigned_groups() -> None:
     for b in range(3):
         perm = rng.permutation(unit_member)[codes]
         coef = [pf.feols("y ~ x + c | unit + year", df[sel]).coef()["x"] for sel in (~perm, perm)]
-        np.testing.assert_allclose(res.permutation_draws[b], coef[1] - coef[0], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(res.permutation_draws[b], coef[1] - coef[0], rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("mode", ["units", "rows"])
 def test_permutation_draws_without_fixed_effects(mode: str) -> None:
     """Without fixed effects each group's regression has only an intercept (the draws' solver sweeps the
     means). `split_sample` itself needs feols, so the draws are compared directly with the former loop.
-    Achieved 1e-15; asserted 1e-10."""
+    Achieved 5e-15; asserted 1e-12."""
     df = _unbalanced_panel(5)
     regs, by = ["x", "c", "rare"], "g" if mode == "units" else "late"
     rng = np.random.default_rng(3)
@@ -148,4 +149,4 @@ def test_permutation_draws_without_fixed_effects(mode: str) -> None:
                                    members=members)
     ref = _old_draws(df, y="y", regs=regs, by=by, fes=[], unit="unit", mode=mode, n_permutations=80, seed=3)
     np.testing.assert_array_equal(np.isnan(draws), np.isnan(ref))
-    np.testing.assert_allclose(draws, ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(draws, ref, rtol=0, atol=1e-12)
