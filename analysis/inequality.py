@@ -176,9 +176,9 @@ def dagum(values: ArrayLike, groups: ArrayLike, weights: ArrayLike | None = None
 
 
 # ------------------------------------------------------------------------------------ per-cell (vectorised)
-# Dagum's pairwise gaps are summed over all within-cell pairs of units; cells are taken in batches of at most
-# this many pairs so that memory stays bounded (a cell larger than this is one batch on its own).
-PAIR_BATCH = 4_000_000
+# Dagum's pairwise gaps are summed over all within-cell pairs of units, taken in batches of at most this many
+# pairs (units in order, each with the units after it in its cell) so that memory stays bounded (~50 MB).
+PAIR_BATCH = 1_000_000
 
 CellLabels = ArrayLike | pd.DataFrame
 
@@ -302,23 +302,22 @@ def _ramp(length: np.ndarray) -> np.ndarray:
     return np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
 
 
-def _pairs_within(start: np.ndarray, length: np.ndarray, *, strict: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (i, j) of the pairs inside each segment [start, start + length): i < j if strict, else all i, j."""
+def _pairs_within(start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (i, j), i < j, of the pairs inside each segment [start, start + length)."""
     rows = np.repeat(start, length) + _ramp(length)
-    first = rows + 1 if strict else np.repeat(start, length)
+    first = rows + 1
     count = np.repeat(start + length, length) - first
     return np.repeat(rows, count), np.repeat(first, count) + _ramp(count)
 
 
-def _batches(cost: np.ndarray) -> list[np.ndarray]:
-    """Consecutive runs of cells whose summed cost stays within PAIR_BATCH (a costlier cell is a run alone)."""
-    runs, begin, acc = [], 0, 0
-    for c, v in enumerate(cost.tolist()):
-        if acc and acc + v > PAIR_BATCH:
-            runs.append(np.arange(begin, c))
-            begin, acc = c, 0
-        acc += v
-    runs.append(np.arange(begin, len(cost)))
+def _row_batches(cost: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive row ranges [lo, hi) whose summed cost stays within PAIR_BATCH (at least one row each)."""
+    cum = np.concatenate([[0], np.cumsum(cost)])
+    runs, lo = [], 0
+    while lo < len(cost):
+        hi = max(lo + 1, int(np.searchsorted(cum, cum[lo] + PAIR_BATCH, side="right")) - 1)
+        runs.append((lo, hi))
+        lo = hi
     return runs
 
 
@@ -349,22 +348,24 @@ def dagum_cells(values: ArrayLike, *, cells: CellLabels, groups: ArrayLike,
     k_c = np.bincount(pair_cell, minlength=k)
     first_pair = np.cumsum(k_c) - k_c
     block = np.cumsum(k_c ** 2) - k_c ** 2
-    order = np.argsort(pair, kind="stable")                   # units by cell, then group
+    # Units sorted by (cell, value): for positions u < v of one cell x_u ≤ x_v, so each unordered pair adds
+    # a_u a_v (x_v − x_u) to gap[group of v, group of u] and nothing to the reverse (half the pairs, no clip).
+    order = np.lexsort((x, codes))
     xo, po = x[order], pair[order]
     ao = (w / np.bincount(pair, w, npair)[pair])[order]
-    local = po - first_pair[pair_cell[po]]                     # the unit's group within its cell
-    unit_start = np.cumsum(n_c) - n_c
+    unit_cell = pair_cell[po]
+    local = po - first_pair[unit_cell]                         # the unit's group within its cell
+    partners = np.cumsum(n_c)[unit_cell] - np.arange(1, len(x) + 1)     # units after it in its cell
     gap = np.zeros(int((k_c ** 2).sum()))
-    for batch in _batches(n_c.astype(np.int64) ** 2):
-        i, r = _pairs_within(unit_start[batch], n_c[batch], strict=False)
-        cell = pair_cell[po[i]]
-        slot = block[cell] + local[i] * k_c[cell] + local[r]
-        lo = block[batch[0]]
-        hi = block[batch[-1]] + k_c[batch[-1]] ** 2
-        gap[lo:hi] = np.bincount(slot - lo, ao[i] * ao[r] * np.clip(xo[i] - xo[r], 0, None), hi - lo)
+    for lo, hi in _row_batches(partners):
+        u = np.repeat(np.arange(lo, hi), partners[lo:hi])
+        v = u + 1 + _ramp(partners[lo:hi])
+        cell = unit_cell[u]
+        slot = block[cell] + local[v] * k_c[cell] + local[u]
+        gap += np.bincount(slot, ao[u] * ao[v] * (xo[v] - xo[u]), len(gap))
 
     # group pairs a < b within each cell; j is the richer group (the earlier label on a tie), h the other
-    a, b = _pairs_within(first_pair, k_c, strict=True)
+    a, b = _pairs_within(first_pair, k_c)
     j = np.where(m_j[a] >= m_j[b], a, b)
     h = a + b - j
     cell = pair_cell[a]

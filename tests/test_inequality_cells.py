@@ -85,7 +85,7 @@ def test_cells_from_several_key_columns(units: pd.DataFrame) -> None:
 def test_dagum_cells_equals_dagum(units: pd.DataFrame, batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Gini, within, net between and transvariation of every cell = `dagum` (1e-12 of the Gini).
 
-    With a batch of 500 pairs the 150-unit cell (22,500 pairs) is a batch alone and the small cells share one.
+    With a batch of 500 pairs the 150-unit cell is split over batches of 3 units, and batches span cells.
     """
     monkeypatch.setattr(ineq, "PAIR_BATCH", batch)
     for w in ("w", None):
