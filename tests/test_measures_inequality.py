@@ -111,3 +111,10 @@ def test_city_year_equals_loops(panel: pd.DataFrame, counties: pd.DataFrame) -> 
             assert row["theil_county"] == pytest.approx(theil(cell["co2_mt"]).total, rel=1e-12, abs=1e-15)
         else:
             assert np.isnan(row["theil_county"])
+
+
+def test_no_usable_co2_gives_empty_tables(panel: pd.DataFrame, counties: pd.DataFrame) -> None:
+    """Without a positive CO2 value the year-level table is empty (as the loops gave), not an error."""
+    got, city = inequality_tables(panel.assign(co2_mt=np.nan, co2_intensity_t_per_10k_yuan=0.0), counties)
+    assert got.empty and list(got.columns) == list(reference_year_level(panel).columns)
+    assert city["theil_city_term"].isna().all() and city["theil_county"].notna().any()

@@ -83,21 +83,25 @@ def inequality_tables(panel: "pd.DataFrame", counties: "pd.DataFrame") -> "tuple
 
     pc = panel[(panel["co2_mt"] > 0) & (panel["pop_total_10k"] > 0)]
     x, w = pc["co2_mt"] / pc["pop_total_10k"], pc["pop_total_10k"]
-    for slot, grouping in enumerate(("province_code", "region")):
+    for slot, grouping in enumerate(("province_code", "region") if len(pc) else ()):
         t = theil_cells(x, cells=pc["year"], weights=w, groups=pc[grouping]).rename_axis("year").reset_index()
         for k, (measure, col) in enumerate((("theil_L", "total"), ("theil_L_between", "between"),
                                             ("theil_L_within", "within"))):
             add(t, variable="co2_per_capita", measure=measure, grouping=grouping, value=col, order=3 * slot + k)
     for var in ("co2_mt", "co2_intensity_t_per_10k_yuan"):
         ok = panel[panel[var] > 0]
+        if ok.empty:
+            continue
         d = dagum_cells(ok[var], cells=ok["year"], groups=ok["region"]).rename_axis("year").reset_index()
         add(d, variable=var, measure="gini", grouping="national", value="gini", order=0)
-        g = gini_cells(ok[var], cells=ok[["year", "region"]]).reset_index()
-        g = g.assign(n=ok.groupby(["year", "region"]).size().to_numpy()).rename(columns={"region": "group_value"})
-        add(g[g["n"] >= 2], variable=var, measure="gini", grouping="region", value="gini", order=1)
+        g = gini_cells(ok[var], cells=ok[["year", "region"]]).to_frame()
+        g = g.join(ok.groupby(["year", "region"]).size().rename("n")).reset_index()
+        add(g[g["n"] >= 2].rename(columns={"region": "group_value"}), variable=var, measure="gini",
+            grouping="region", value="gini", order=1)
         for k, measure in enumerate(("within", "net_between", "transvariation")):
             add(d, variable=var, measure=f"dagum_{measure}", grouping="region", value=measure, order=2 + k)
-    long = pd.concat(parts, ignore_index=True)
+    columns = ["year", "variable", "measure", "grouping", "group_value", "value", "n", "_order"]
+    long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     long["_variable"] = long["variable"].map({"co2_per_capita": 0, "co2_mt": 1, "co2_intensity_t_per_10k_yuan": 2})
     # stable: the regional Ginis keep their region order
     long = long.sort_values(["_variable", "year", "_order"], kind="stable", ignore_index=True)
