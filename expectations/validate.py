@@ -22,6 +22,25 @@ class ValidationSummary:
     failures: list[dict]
 
 
+COLUMN_ARGUMENTS = ("column", "column_A", "column_B", "column_list")
+
+
+def columns_needed(suite: gx.ExpectationSuite) -> list[str] | None:
+    """The columns a suite's expectations read, or None when one of them looks at the whole table.
+
+    Loading only these (the provincial inventory has 600,000 rows of text columns) keeps a check cheap.
+    """
+    needed: dict[str, None] = {}
+    for expectation in suite.expectations:
+        kwargs = expectation.configuration.kwargs
+        named = [kwargs[k] for k in COLUMN_ARGUMENTS if k in kwargs]
+        if not named:
+            return None     # a table-level expectation (column set, row count, ...)
+        for value in named:
+            needed.update(dict.fromkeys(value if isinstance(value, list) else [value]))
+    return list(needed)
+
+
 def validate(df: pd.DataFrame, suite: gx.ExpectationSuite) -> ValidationSummary:
     """Validate `df` against `suite` in an ephemeral GX context."""
     from great_expectations.data_context.types.base import ProgressBarsConfig

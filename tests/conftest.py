@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from session_warehouse import ensure_build, ensure_sample, paths, start_in_background
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -20,11 +21,20 @@ warnings.filterwarnings("ignore", message=".*sqlglotrs.*")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+SESSION_BUILD_FIXTURES = {"built_warehouse", "built_reports", "build_dagster_home"}
 
-# A universe small enough for a fast build, large enough for the panel regressions to have power.
-E2E_CITIES = 120
-E2E_YEARS = range(2003, 2022)
-E2E_SEED = 11
+
+def _needs_session_build(item: pytest.Item) -> bool:
+    """Whether a test uses the session's end-to-end build."""
+    return bool(SESSION_BUILD_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests that need the session build last, so the build has finished by the time they start.
+
+    Every xdist worker sorts the same collection the same way (a stable sort), as xdist requires.
+    """
+    items.sort(key=_needs_session_build)
 
 
 def query(path: Path, sql: str) -> pd.DataFrame:
@@ -52,36 +62,44 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def _session_root(factory: pytest.TempPathFactory) -> Path:
+    """The folder the session's sample and build live in: shared by all xdist workers of the session."""
+    base = factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "session-build"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_build_in_background(request: pytest.FixtureRequest,
+                                 tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Under xdist, start the shared build at once if this worker has tests that need it."""
+    proc = None
+    if os.environ.get("PYTEST_XDIST_WORKER") and any(_needs_session_build(i) for i in request.session.items):
+        root = _session_root(tmp_path_factory)
+        proc = start_in_background(root, log=root.parent / "session-build.log")
+    yield proc
+    if proc is not None:
+        proc.wait()
+
+
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Sample raw files for the end-to-end tests."""
-    from dagster_project.sample import generate
-
-    out = tmp_path_factory.mktemp("raw")
-    generate(out, n_cities=E2E_CITIES, years=E2E_YEARS, seed=E2E_SEED)
-    return out
+    """Sample raw files for the end-to-end tests (read only: tests that change a file copy the folder)."""
+    return ensure_sample(_session_root(tmp_path_factory))
 
 
 @pytest.fixture(scope="session")
-def built_reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every asset materialized on the sample into a fresh warehouse, through the CLI's build path (read only)."""
+    return ensure_build(_session_root(tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
+def built_reports(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reports folder of the session's end-to-end build."""
-    return tmp_path_factory.mktemp("reports")
+    return paths(_session_root(tmp_path_factory))["reports"]
 
 
 @pytest.fixture(scope="session")
-def built_warehouse(sample_dir: Path, built_reports: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Materialize every asset on the sample into a fresh warehouse, through the CLI's build path."""
-    from dagster_project.cli import run_build
-
-    wh = tmp_path_factory.mktemp("wh") / "panel.duckdb"
-    reports = built_reports
-    old = os.environ.get("CARBONPANEL_REPORTS_DIR")
-    os.environ["CARBONPANEL_REPORTS_DIR"] = str(reports)
-    try:
-        run_build(warehouse=wh, raw_dir=sample_dir)
-    finally:
-        if old is None:
-            os.environ.pop("CARBONPANEL_REPORTS_DIR", None)
-        else:
-            os.environ["CARBONPANEL_REPORTS_DIR"] = old
-    return wh
+def build_dagster_home(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Dagster instance the session's build recorded its run into (the UI tests open it)."""
+    return paths(_session_root(tmp_path_factory))["dagster_home"]

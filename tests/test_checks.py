@@ -52,3 +52,19 @@ def test_failed_check_blocks_downstream(tmp_path: Path) -> None:
     data["df"] = _ifr([1, 5])
     result = dg.materialize([ifr_asset, check, downstream], resources={"warehouse": wh})
     assert result.success and ran
+
+
+def test_check_loads_only_the_suites_columns_and_still_reports_a_missing_one() -> None:
+    """The GX check reads the columns its suite names; a named column the table lacks fails the suite."""
+    import duckdb
+
+    from expectations.suites import SUITES
+    from expectations.validate import columns_needed, validate
+
+    suite = SUITES[("raw", "ifr_robots")](duckdb.connect())
+    assert set(columns_needed(suite)) == {"country", "industry_code", "year", "installations", "operational_stock"}
+    ok = pd.DataFrame({"country": ["CN"], "industry_code": ["C"], "year": [2010], "installations": [1.0],
+                       "operational_stock": [2.0]})
+    assert validate(ok, suite).success
+    missing = validate(ok.drop(columns="operational_stock"), suite)
+    assert not missing.success and any(f["kwargs"].get("column") == "operational_stock" for f in missing.failures)

@@ -83,10 +83,11 @@ def _graphql(url: str, query: str, variables: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def webserver(built_warehouse: Path, sample_dir: Path) -> str:
+def webserver(built_warehouse: Path, sample_dir: Path, build_dagster_home: Path) -> str:
     """`dagster-webserver` on localhost, on the instance the CLI build recorded into."""
     port = _free_port()
-    env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(built_warehouse), "CARBONPANEL_RAW_DIR": str(sample_dir)}
+    env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(built_warehouse), "CARBONPANEL_RAW_DIR": str(sample_dir),
+           "DAGSTER_HOME": str(build_dagster_home)}
     exe = Path(sys.executable).with_name("dagster-webserver")
     log = (ARTIFACTS.parent / "webserver.log")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

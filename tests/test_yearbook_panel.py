@@ -18,8 +18,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import E2E_CITIES, E2E_SEED, E2E_YEARS
 from conftest import query as q
+from session_warehouse import E2E_CITIES, E2E_SEED, E2E_YEARS
 
 from dagster_project.config import DBT_DIR
 

@@ -296,7 +296,9 @@ def load_design(path: str | Path) -> DesignFile:
     """Read and structurally check one design file."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's safe loader: the same documents, ~8x faster than the pure-Python one (the definitions load
+        # every design file at import).
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML: {exc}") from exc
     return parse_design(raw, path=path)

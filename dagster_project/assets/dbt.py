@@ -23,7 +23,7 @@ import dagster as dg
 
 from dagster_project.config import DBT_DIR
 from dagster_project.console import tool_output
-from dagster_project.metadata import table_metadata
+from dagster_project.metadata import Catalog, table_metadata
 from dagster_project.project import dbt_executable, dbt_target_path, require_manifest
 from dagster_project.resources import Warehouse
 
@@ -163,6 +163,7 @@ def carbon_panel_dbt(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     failures = [f"{r['unique_id']}: {r['status']}: {(r.get('message') or '').strip()}" for r in results
                 if r["status"] in ("error", "fail")]
     with warehouse.connection(read_only=True) as conn:
+        catalog = Catalog.read(conn)
         # dbt's execution order is topological, which Dagster requires of a multi-asset's outputs.
         for r in results:
             key = LOOKUP["uids"].get(r["unique_id"])
@@ -170,7 +171,8 @@ def carbon_panel_dbt(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
                 continue
             node = nodes[key]
             meta = table_metadata(conn, node["config"].get("schema") or "main", node.get("alias") or node["name"],
-                                  descriptions={c: v.get("description", "") for c, v in node["columns"].items()})
+                                  descriptions={c: v.get("description", "") for c, v in node["columns"].items()},
+                                  catalog=catalog)
             meta["dbt/seconds"] = round(float(r.get("execution_time") or 0), 2)
             yield dg.MaterializeResult(asset_key=key, metadata=meta)
     for uid, (key, name, blocking) in sorted(LOOKUP["tests"].items()):

@@ -179,8 +179,9 @@ def _table_asset(design: DesignFile, table: str) -> dg.AssetsDefinition:
             n_rows = store_run(conn, run)
         save_figures(run, Path(settings().reports_dir) / "replication" / f"{design.paper}_figures")
         ne = run.not_estimable()
-        for r in run.runs:
-            context.log.info(f"{r.spec.id}: " + (f"N={r.result.nobs:,}" if r.result else f"not estimable: {r.reason}"))
+        # One event for the table, not one per specification (each event is a write to the run's event log).
+        context.log.info("\n".join(f"{r.spec.id}: " + (f"N={r.result.nobs:,}" if r.result else
+                                                         f"not estimable: {r.reason}") for r in run.runs))
         tidy = run.tidy()
         preview = tidy[["spec_id", "term", "estimate", "std_error", "p_value", "nobs"]].head(40) if len(tidy) else tidy
         yield dg.MaterializeResult(metadata={

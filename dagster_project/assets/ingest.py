@@ -6,11 +6,11 @@ A missing folder or file fails the asset with the path and the expected layout; 
 to the sample data. Optional sources (`IngestSpec.absent`: base-year employment, historical yearbooks)
 build an empty table instead and log what that means. Readers are imported when an asset runs (pandas,
 openpyxl and rasterio are not needed to load the definitions); each asset's code version is the hash of
-its reader module.
+its reader module. When a run ingests several sources, the first ingestion asset hands all of their
+readers to worker processes (`sources.parallel.ReaderPool`) and each asset takes its own result.
 """
 
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ import dagster as dg
 
 from dagster_project.metadata import table_metadata
 from dagster_project.resources import Warehouse
+from dagster_project.sources.parallel import ReaderPool, read_source
 from dagster_project.versions import SOURCE_FOLDER, code_version_of, file_sha256
 from dagster_project.warehouse import replace_raw_table
 
@@ -43,8 +44,7 @@ class IngestSpec:
 
     def read(self, folder: Path) -> "LoadResult":
         """Import the reader and parse the folder."""
-        module, name = self.reader.split(":")
-        return getattr(importlib.import_module(module), name)(folder)
+        return read_source(self.reader, folder)
 
     @property
     def code_version(self) -> str:
@@ -110,6 +110,25 @@ SPECS: list[IngestSpec] = [
 ]
 
 
+# The reader pool of the run in progress (one run at a time per process: the CLI, a UI run worker, a test).
+_POOLS: dict[str, ReaderPool] = {}
+
+
+def _reader_pool(context: dg.AssetExecutionContext, raw_dir: Path) -> ReaderPool | None:
+    """The run's pool of readers, started by the first ingestion asset when the run ingests two or more sources."""
+    run_id = context.run_id
+    if run_id not in _POOLS:
+        for stale in [r for r in _POOLS if r != run_id]:
+            _POOLS.pop(stale).close()
+        selection = context.dagster_run.asset_selection
+        jobs = {s.table: (s.reader, raw_dir / s.subdir) for s in SPECS
+                if selection is None or dg.AssetKey(["raw", s.table]) in selection}
+        if len(jobs) < 2:
+            return None
+        _POOLS[run_id] = ReaderPool(jobs)
+    return _POOLS[run_id]
+
+
 def make_ingest_asset(spec: IngestSpec) -> dg.AssetsDefinition:
     """Build the ingestion asset for one raw table."""
     deps = [dg.AssetKey(["raw", "city_boundaries"])] if spec.table == "nightlights" else []
@@ -126,7 +145,11 @@ def make_ingest_asset(spec: IngestSpec) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         folder = Path(warehouse.raw_dir) / spec.subdir
-        result = spec.read(folder)
+        pool = _reader_pool(context, Path(warehouse.raw_dir))
+        if pool is not None and spec.table in pool:
+            result = pool.take(spec.table, lambda: spec.read(folder))
+        else:
+            result = spec.read(folder)
         if spec.absent and not result.files:
             context.log.warning(f"no files in {folder} (optional source): {spec.absent}")
         files = [(str(p), p.stat().st_size, file_sha256(p)) for p in result.files]

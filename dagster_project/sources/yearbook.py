@@ -180,7 +180,7 @@ def load_dictionary(path: Path | None = None) -> Dictionary:
 @lru_cache(maxsize=8)
 def _load_dictionary(path: Path, _mtime: int) -> Dictionary:
     """Build the Dictionary of one file version (the mtime argument only keys the cache)."""
-    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)   # libyaml: same result, faster
     scope_tokens = {tok: scope for scope, toks in cfg["scopes"].items() for tok in toks}
     unit_aliases = {unicodedata.normalize("NFKC", k): v for k, v in cfg["unit_aliases"].items()}
     variables: dict[str, Variable] = {}
