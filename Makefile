@@ -38,11 +38,14 @@ $(SAMPLE_DIR)/.complete: $(STAMP)
 
 # Builds only what is stale (content hashes of raw files, code versions); `carbonpanel build --full` rebuilds all.
 # Runs are recorded in .dagster/, the instance `make dev` opens, so the UI shows what the CLI built.
-run: $(STAMP) $(MANIFEST) $(SAMPLE_DIR)/.complete
+# The manifest (dbt parse, one core) and the sample (writers on every core) are independent: made side by side.
+run: $(STAMP)
+	$(MAKE) --no-print-directory -j2 $(MANIFEST) $(SAMPLE_DIR)/.complete
 	$(BIN)/carbonpanel build
 
-# One worker per core (pytest-xdist); each worker builds its own session warehouse, and every build
-# keeps its dbt target folder beside its warehouse, so builds running at once never share state.
+# One worker per core (pytest-xdist). The workers share one session sample and build, started in the
+# background when the session begins (tests/session_warehouse.py); every build keeps its dbt target
+# folder beside its warehouse, so builds running at once never share state.
 test: $(STAMP) $(MANIFEST)
 	$(BIN)/pytest -n auto
 
