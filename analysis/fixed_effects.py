@@ -155,7 +155,8 @@ def feols(
     dropped = [back.get(v, v) for v in (fit._collin_vars or [])]
     if dropped:
         raise NotEstimable(f"{model_id}: {_collinearity_reason(df, dropped, fes)}")
-    params = pd.Series(fit.coef().to_numpy(), index=[back[v] for v in fit.coef().index])
+    # Without fixed effects pyfixest adds "Intercept", which has no safe-name mapping.
+    params = pd.Series(fit.coef().to_numpy(), index=[back.get(v, v) for v in fit.coef().index])
     v = pd.DataFrame(np.asarray(fit._vcov), index=params.index, columns=params.index)
     # Inference on pyfixest's t degrees of freedom: G-1 (min G-1 with two-way clustering), else N-K.
     df_resid = int(fit._df_t)

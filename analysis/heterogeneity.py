@@ -10,7 +10,11 @@
   two ways: seemingly unrelated estimation (Stata `suest`: the two models' influence functions stacked,
   summed by cluster, times G/(G-1); clusters that span both groups make the two estimates correlated)
   and a Fisher permutation test that reassigns the groups at random (across units when the grouping is
-  constant within unit) and re-estimates the difference.
+  constant within unit) and re-estimates the difference. The draws are solved together: rows are pooled
+  into cells a reassignment never splits, each draw's within-group normal equations are sums of cell
+  moments (one fixed effect swept out exactly, the others as dummies partialled out), so the test costs a
+  few matrix products instead of two fixed-effects regressions per draw; the draws equal the per-draw
+  regressions to rounding (tests/test_heterogeneity_permutation.py).
 """
 
 from __future__ import annotations
@@ -164,6 +168,156 @@ def _group_fit(df: pd.DataFrame, *, y: str, regs: list[str], fes: list[str]) -> 
     return beta, (xt * resid[:, None]) @ xtx_inv
 
 
+# Dummy columns above which the permutation draws demean each subsample iteratively instead of solving
+# the within-level normal equations exactly (the moment arrays grow with the square of the columns).
+_MAX_DUMMIES = 80
+# Draws per batch of the exact solver: bounds the (draws x cells) membership matrices held at once.
+_BATCH_CELLS = 4_000_000
+# Largest (cells x packed moments) array the exact solver builds (240 MB); beyond it (rows permuted one by
+# one in a large panel) the draws demean iteratively, in bounded memory.
+_MAX_MOMENT_ENTRIES = 30_000_000
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer codes 0..G-1 of a column's values."""
+    return pd.factorize(values)[0].astype(np.int64)
+
+
+def _indicator(codes: np.ndarray, n_levels: int, weights: np.ndarray | None = None) -> Any:
+    """Sparse (levels x rows) matrix of `weights` (default 1): row-to-level sums as one sparse product."""
+    from scipy import sparse
+
+    w = np.ones(len(codes)) if weights is None else weights
+    return sparse.csr_matrix((w, (codes, np.arange(len(codes)))), shape=(n_levels, len(codes)))
+
+
+def _permutation_draws(mat: np.ndarray, *, fe_codes: Sequence[np.ndarray], atoms: np.ndarray,
+                       members: np.ndarray) -> np.ndarray:
+    """x's coefficient in group 1 minus group 0 for each row of `members`; NaN where a group is collinear.
+
+    `mat` holds y and the regressors (x first) of the estimation sample, `atoms` the unit the permutation
+    moves (a row, or a whole unit) and `members` (draws x atoms) whether each atom is in group 1. Each
+    group absorbs the fixed effects on its own rows, as `_group_fit` does.
+    """
+    if len(members) == 0:
+        return np.empty(0)
+    levels = [int(c.max()) + 1 if len(c) else 0 for c in fe_codes]
+    order = sorted(range(len(fe_codes)), key=lambda j: -levels[j])
+    n_dummies = sum(levels[j] for j in order[1:])
+    absorbed = fe_codes[order[0]] if fe_codes else np.zeros(len(mat), dtype=np.int64)
+    d = mat.shape[1] + n_dummies
+    n_cells = len(np.unique(absorbed * (int(atoms.max()) + 1) + atoms))
+    if n_dummies > _MAX_DUMMIES or n_cells * d * (d + 1) // 2 > _MAX_MOMENT_ENTRIES:
+        return _demeaned_draws(mat, fe_codes=fe_codes, atoms=atoms, members=members)
+    dummies = [np.eye(levels[j])[fe_codes[j]] for j in order[1:]]
+    return _exact_draws(np.column_stack([mat, *dummies]), n_main=mat.shape[1], absorbed=absorbed, atoms=atoms,
+                        members=members)
+
+
+def _exact_draws(z: np.ndarray, *, n_main: int, absorbed: np.ndarray, atoms: np.ndarray,
+                 members: np.ndarray) -> np.ndarray:
+    """Draws by the exact least-squares solution: one fixed effect swept out, the others as dummy columns.
+
+    Within each group the largest fixed effect is removed by demeaning within (level, group) and the other
+    fixed effects enter as dummies partialled out of the normal equations (Frisch-Waugh-Lovell). Rows are
+    pooled into cells (level x atom) that a permutation never splits, so a draw's cross-products are sums
+    of cell moments: one matrix product for all draws instead of a regression per draw.
+    """
+    n_levels = int(absorbed.max()) + 1
+    # Centre within level on the full sample: a per-level shift leaves every within-(level, group)
+    # deviation unchanged but keeps the moment sums small (no cancellation in sum(z z') - s s'/n).
+    lev = _indicator(absorbed, n_levels)
+    counts = np.asarray(lev.sum(axis=1)).ravel()
+    z = z - (lev @ z / counts[:, None])[absorbed]
+    cell_key, cells = np.unique(absorbed * (int(atoms.max()) + 1) + atoms, return_inverse=True)
+    cell_atom, cell_level = cell_key % (int(atoms.max()) + 1), cell_key // (int(atoms.max()) + 1)
+    ind = _indicator(cells, len(cell_key))
+    d = z.shape[1]
+    iu, ju = np.triu_indices(d)
+    n_c = np.asarray(ind.sum(axis=1)).ravel()
+    s_c = ind @ z
+    q_c = ind @ (z[:, iu] * z[:, ju])
+    nested = len(cell_key) == n_levels
+    if nested:
+        # Every level lies in one cell, so it is in a group whole and its mean correction is fixed.
+        q_c = q_c - s_c[:, iu] * s_c[:, ju] / n_c[:, None]
+    else:
+        from scipy import sparse
+
+        # s (cells x d) spread to (cells x levels*d): a draw's per-level sums are one sparse product.
+        cols = cell_level[:, None] * d + np.arange(d)[None, :]
+        spread = sparse.csr_matrix((s_c.ravel(), (np.repeat(np.arange(len(cell_key)), d), cols.ravel())),
+                                   shape=(len(cell_key), n_levels * d))
+        lev_c = _indicator(cell_level, n_levels, n_c.astype(float))    # a level's rows in a group
+    out = np.full(len(members), np.nan)
+    step = max(1, _BATCH_CELLS // max(1, len(cell_key)))
+    for start in range(0, len(members), step):
+        m1 = members[start:start + step][:, cell_atom].astype(float)
+        betas = []
+        for m in (1.0 - m1, m1):
+            packed = m @ q_c
+            cross = np.empty((len(m), d, d))
+            cross[:, iu, ju] = packed
+            cross[:, ju, iu] = packed
+            if not nested:
+                s_l = (spread.T @ m.T).T.reshape(len(m), n_levels, d)
+                n_l = (lev_c @ m.T).T
+                inv_n = np.divide(1.0, n_l, out=np.zeros_like(n_l), where=n_l > 0)
+                cross -= np.swapaxes(s_l * inv_n[:, :, None], 1, 2) @ s_l
+            betas.append(_schur_solve(cross, n_main=n_main))
+        out[start:start + step] = betas[1] - betas[0]
+    return out
+
+
+def _schur_solve(cross: np.ndarray, *, n_main: int) -> np.ndarray:
+    """x's coefficient from stacked cross-product matrices of [y, regressors, dummies]; NaN if collinear."""
+    main = cross[:, :n_main, :n_main]
+    if cross.shape[1] > n_main:
+        off, dd = cross[:, :n_main, n_main:], cross[:, n_main:, n_main:]
+        w, v = np.linalg.eigh(dd)
+        # Dummies are collinear with the swept effect (and absent levels are zero columns): project on the
+        # span of the dummies with a pseudo-inverse, as alternating projections do.
+        keep = w > 1e-10 * np.max(w, axis=1, keepdims=True)
+        inv_w = np.divide(1.0, w, out=np.zeros_like(w), where=keep)
+        proj = off @ v
+        main = main - (proj * inv_w[:, None, :]) @ np.swapaxes(proj, 1, 2)
+    xtx, xty = main[:, 1:, 1:], main[:, 1:, 0]
+    beta = np.full(len(cross), np.nan)
+    ok = np.linalg.matrix_rank(xtx) == xtx.shape[1]
+    if ok.any():
+        beta[ok] = np.linalg.solve(xtx[ok], xty[ok][:, :, None])[:, 0, 0]
+    return beta
+
+
+def _demeaned_draws(mat: np.ndarray, *, fe_codes: Sequence[np.ndarray], atoms: np.ndarray,
+                    members: np.ndarray) -> np.ndarray:
+    """Draws by demeaning each group's rows iteratively (pyfixest), for fixed effects with many levels."""
+    from pyfixest.core import demean as fast_demean
+
+    flist = np.column_stack(fe_codes) if fe_codes else None
+    out = np.full(len(members), np.nan)
+    for b, row in enumerate(members):
+        sel1 = row[atoms]
+        betas = []
+        for sel in (~sel1, sel1):
+            sub = mat[sel]
+            if flist is not None:
+                # Re-code each effect to 0..G-1 on the subsample (the solver sizes its sums by the codes).
+                codes = np.column_stack([np.unique(c, return_inverse=True)[1] for c in flist[sel].T])
+                sub, converged = fast_demean(np.ascontiguousarray(sub), codes.astype(np.uint64), np.ones(len(sub)),
+                                             tol=1e-12, maxiter=100_000)
+                if not converged:
+                    sub = demean(mat[sel], list(codes.T))
+            else:
+                sub = sub - sub.mean(axis=0)
+            xt, yt = sub[:, 1:], sub[:, 0]
+            xtx = xt.T @ xt
+            betas.append(np.linalg.solve(xtx, xt.T @ yt)[0] if np.linalg.matrix_rank(xtx) == xt.shape[1]
+                         else np.nan)
+        out[b] = betas[1] - betas[0]
+    return out
+
+
 def split_sample(data: pd.DataFrame, *, y: str, x: str, by: str, controls: Sequence[str] = (),
                  fe: str | Sequence[str] = (), cluster: str, groups: tuple[Any, Any] | None = None,
                  unit: str | None = None, time: str | None = None, n_permutations: int = 1000,
@@ -226,23 +380,22 @@ def split_sample(data: pd.DataFrame, *, y: str, x: str, by: str, controls: Seque
     if mode == "auto":
         mode = "units" if unit and df.groupby(unit)[by].nunique().max() == 1 else "rows"
     rng = np.random.default_rng(seed)
-    draws = np.full(n_permutations, np.nan)
-    bar = tqdm(total=n_permutations, disable=not progress or n_permutations == 0, desc=f"permutation {x}",
-               unit="draw")
     if mode == "units":
         if not unit:
             raise ValueError("permute='units' needs unit=<column>")
-        unit_codes = pd.factorize(df[unit])[0]
-        unit_member = pd.Series(member).groupby(unit_codes).first().to_numpy()
-    for b in range(n_permutations):
-        perm = (rng.permutation(unit_member)[unit_codes] if mode == "units" else rng.permutation(member))
-        try:
-            c0, c1, _ = difference(perm)
-            draws[b] = c1[0] - c0[0]
-        except NotEstimable:
-            pass
-        bar.update(1)
-    bar.close()
+        atoms = _codes(df[unit])
+        unit_member = pd.Series(member).groupby(atoms).first().to_numpy()
+    else:
+        atoms, unit_member = np.arange(len(df)), member
+    # The draws are taken in the order the one-regression-per-draw loop took them, so a seed gives the
+    # same reassignments; the regressions are then solved for all draws at once.
+    members = np.array([rng.permutation(unit_member) for _ in range(n_permutations)], dtype=bool) \
+        .reshape(n_permutations, len(unit_member))
+    with tqdm(total=n_permutations, disable=not progress or n_permutations == 0, desc=f"permutation {x}",
+              unit="draw") as bar:
+        draws = _permutation_draws(df[[y, *regs]].to_numpy(dtype=float), fe_codes=[_codes(df[f]) for f in fes],
+                                   atoms=atoms, members=members)
+        bar.update(n_permutations)
     ok = draws[np.isfinite(draws)]
     p_perm = (1 + int(np.sum(np.abs(ok) >= abs(diff) - 1e-12))) / (1 + len(ok)) if len(ok) else np.nan
     inference = pd.DataFrame({"p_value": [np.nan, np.nan, p_perm]}, index=names) if n_permutations else None

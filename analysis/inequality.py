@@ -12,6 +12,12 @@ Formulas (x_i the value of unit i, w_i its weight, s_i = w_i / Σ w the weight s
   G_w = Σ_j G_jj p_j s_j, G_nb = Σ_{j≠h, μ_j>μ_h} G_jh (p_j s_h + p_h s_j) D_jh,
   G_t = Σ_{j≠h, μ_j>μ_h} G_jh (p_j s_h + p_h s_j) (1 − D_jh), D_jh = (d_jh − p_jh) / (d_jh + p_jh),
   d_jh the mean of max(x_j − x_h, 0) over cross-group pairs and p_jh the mean of max(x_h − x_j, 0).
+
+`theil`, `gini` and `dagum` take one set of units. `theil_cells`, `gini_cells` and `dagum_cells` compute the
+same numbers for every cell (e.g. every year, or every city-year) in one pass of array operations: per-cell sums
+are bincounts over integer cell codes, the Gini's cumulative weight shares are segmented cumulative sums after
+one sort by (cell, value), and Dagum's pairwise gaps are summed over all within-cell pairs of units at once.
+`inequality_by` (per-cell Theil and Gini of a data frame) is built on them.
 """
 
 from __future__ import annotations
@@ -169,31 +175,249 @@ def dagum(values: ArrayLike, groups: ArrayLike, weights: ArrayLike | None = None
                        pairs=pd.DataFrame(pairs, columns=["group_j", "group_h", "gini_jh", "d_jh", "p_jh", "D_jh"]))
 
 
+# ------------------------------------------------------------------------------------ per-cell (vectorised)
+# Dagum's pairwise gaps are summed over all within-cell pairs of units, taken in batches of at most this many
+# pairs (units in order, each with the units after it in its cell) so that memory stays bounded (~50 MB).
+PAIR_BATCH = 1_000_000
+
+CellLabels = ArrayLike | pd.DataFrame
+
+
+def _codes(labels: ArrayLike, *, what: str, name: str) -> tuple[np.ndarray, pd.Index]:
+    """Integer code per row (0.. in sorted label order) and the sorted labels; missing labels are an error."""
+    codes, uniques = pd.factorize(pd.Series(labels).reset_index(drop=True), sort=True)
+    if (codes < 0).any():
+        row = int(np.flatnonzero(codes < 0)[0])
+        raise ValueError(f"{what}: {name} must have one non-missing label per value (row {row} is missing)")
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def _cell_codes(cells: CellLabels, *, what: str) -> tuple[np.ndarray, pd.Index]:
+    """Cell code per row and the cell labels (a MultiIndex when `cells` is a frame of several key columns)."""
+    if not isinstance(cells, pd.DataFrame):
+        return _codes(cells, what=what, name="cells")
+    if cells.isna().any(axis=None):
+        raise ValueError(f"{what}: cell key columns {list(cells.columns)} must not be missing")
+    raw = cells.groupby(list(cells.columns), sort=True).ngroup().to_numpy()
+    _, first, codes = np.unique(raw, return_index=True, return_inverse=True)
+    keys = cells.iloc[first].reset_index(drop=True)
+    index = pd.MultiIndex.from_frame(keys) if keys.shape[1] > 1 else pd.Index(keys.iloc[:, 0])
+    return codes.astype(np.int64), index
+
+
+def _prepare_cells(values: ArrayLike, weights: ArrayLike | None, codes: np.ndarray, index: pd.Index, *,
+                   what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate values and weights as `_prepare` does, with a positive total weight and weighted total per cell."""
+    x = np.asarray(values, dtype=float)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    if x.ndim != 1 or w.shape != x.shape or codes.shape != x.shape:
+        raise ValueError(f"{what}: values, weights and cells must be 1-d of the same length "
+                         f"(got {x.shape}, {w.shape}, {codes.shape})")
+    if len(x) == 0:
+        raise ValueError(f"{what}: no observations")
+    if not (np.isfinite(x).all() and np.isfinite(w).all()):
+        raise ValueError(f"{what}: values and weights must be finite (drop missing rows first and record them)")
+    if (x < 0).any() or (w < 0).any():
+        raise ValueError(f"{what}: values and weights must be non-negative")
+    k = len(index)
+    bad = (np.bincount(codes, w, k) <= 0) | (np.bincount(codes, w * x, k) <= 0)
+    if bad.any():
+        raise ValueError(f"{what}: the total weight and the weighted total must be positive in every cell "
+                         f"(not in cell {index.to_list()[int(np.flatnonzero(bad)[0])]!r})")
+    return x, w
+
+
+def _theil_codes(x: np.ndarray, s: np.ndarray, codes: np.ndarray, k: int, measure: str) -> np.ndarray:
+    """Theil L or T per cell of values x with weight shares s (Σ s = 1 within each cell)."""
+    mu = np.bincount(codes, s * x, k)
+    if measure == "L":
+        keep = s > 0
+        if (x[keep] <= 0).any():
+            raise ValueError("Theil L (mean log deviation) is undefined when a weighted unit has a zero value")
+        c = codes[keep]
+        return np.bincount(c, s[keep] * np.log(mu[c] / x[keep]), k)
+    e = s * x / mu[codes]
+    keep = e > 0
+    c = codes[keep]
+    return np.bincount(c, e[keep] * np.log(x[keep] / mu[c]), k)
+
+
+def _subcells(codes: np.ndarray, groups: ArrayLike, *, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Code per row of its (cell, group) pair, pairs sorted by cell then group label, and each pair's cell."""
+    gcodes, glabels = _codes(groups, what=what, name="groups")
+    if gcodes.shape != codes.shape:
+        raise ValueError(f"{what}: groups must have one label per value")
+    uniq, pair = np.unique(codes * len(glabels) + gcodes, return_inverse=True)
+    return pair.astype(np.int64), uniq // len(glabels)
+
+
+def theil_cells(values: ArrayLike, *, cells: CellLabels, weights: ArrayLike | None = None,
+                groups: ArrayLike | None = None, measure: Literal["L", "T"] = "L") -> pd.DataFrame:
+    """`theil` within every cell at once: total, between, within (by `groups`) and n, one row per cell label."""
+    if measure not in ("L", "T"):
+        raise ValueError(f"measure must be 'L' or 'T', got {measure!r}")
+    codes, index = _cell_codes(cells, what="theil_cells")
+    x, w = _prepare_cells(values, weights, codes, index, what="theil_cells")
+    k = len(index)
+    s = w / np.bincount(codes, w, k)[codes]
+    total = _theil_codes(x, s, codes, k, measure)
+    between, within = np.zeros(k), total
+    if groups is not None:
+        pair, pair_cell = _subcells(codes, groups, what="theil_cells")
+        npair = len(pair_cell)
+        mu = np.bincount(codes, s * x, k)[pair_cell]
+        sg = np.bincount(pair, s, npair)
+        mu_g = np.bincount(pair, s * x, npair) / sg
+        t_g = _theil_codes(x, s / sg[pair], pair, npair, measure)
+        eg = sg * mu_g / mu
+        if measure == "L":
+            between_g, within_g = sg * np.log(mu / mu_g), sg * t_g
+        else:
+            between_g, within_g = eg * np.log(mu_g / mu), eg * t_g
+        between, within = np.bincount(pair_cell, between_g, k), np.bincount(pair_cell, within_g, k)
+    return pd.DataFrame({"total": total, "between": between, "within": within,
+                         "n": np.bincount(codes, minlength=k)}, index=index)
+
+
+def _gini_codes(x: np.ndarray, w: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
+    """Gini per cell, as `gini`: one stable sort by (cell, value), cumulative weight shares within each cell."""
+    s = w / np.bincount(codes, w, k)[codes]
+    order = np.lexsort((x, codes))            # stable: ties keep their input order, as argsort(kind="stable")
+    xs, ss, cs = x[order], s[order], codes[order]
+    before = pd.Series(ss).groupby(cs, sort=False).cumsum().to_numpy() - ss
+    after = 1.0 - before - ss
+    mad = 2.0 * np.bincount(cs, ss * xs * (before - after), k)
+    return mad / (2.0 * np.bincount(cs, ss * xs, k))
+
+
+def gini_cells(values: ArrayLike, *, cells: CellLabels, weights: ArrayLike | None = None) -> pd.Series:
+    """`gini` within every cell at once, indexed by the cell labels."""
+    codes, index = _cell_codes(cells, what="gini_cells")
+    x, w = _prepare_cells(values, weights, codes, index, what="gini_cells")
+    return pd.Series(_gini_codes(x, w, codes, len(index)), index=index, name="gini")
+
+
+def _ramp(length: np.ndarray) -> np.ndarray:
+    """0, 1, .., n−1 for each n in `length`, concatenated."""
+    return np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
+
+
+def _pairs_within(start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (i, j), i < j, of the pairs inside each segment [start, start + length)."""
+    rows = np.repeat(start, length) + _ramp(length)
+    first = rows + 1
+    count = np.repeat(start + length, length) - first
+    return np.repeat(rows, count), np.repeat(first, count) + _ramp(count)
+
+
+def _row_batches(cost: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive row ranges [lo, hi) whose summed cost stays within PAIR_BATCH (at least one row each)."""
+    cum = np.concatenate([[0], np.cumsum(cost)])
+    runs, lo = [], 0
+    while lo < len(cost):
+        hi = max(lo + 1, int(np.searchsorted(cum, cum[lo] + PAIR_BATCH, side="right")) - 1)
+        runs.append((lo, hi))
+        lo = hi
+    return runs
+
+
+def dagum_cells(values: ArrayLike, *, cells: CellLabels, groups: ArrayLike,
+                weights: ArrayLike | None = None) -> pd.DataFrame:
+    """`dagum` within every cell at once: gini, within, net_between, transvariation and n per cell label."""
+    codes, index = _cell_codes(cells, what="dagum_cells")
+    x, w = _prepare_cells(values, weights, codes, index, what="dagum_cells")
+    k = len(index)
+    pair, pair_cell = _subcells(codes, groups, what="dagum_cells")     # pair = (cell, group), by cell then label
+    npair = len(pair_cell)
+    s = w / np.bincount(codes, w, k)[codes]
+    mu = np.bincount(codes, s * x, k)
+    p_j = np.bincount(pair, s, npair)                          # weight share of each group in its cell
+    m_j = np.bincount(pair, s * x, npair) / p_j                # group mean
+    s_j = p_j * m_j / mu[pair_cell]                            # value share
+    g_j = np.zeros(npair)                                      # within-group Gini (0 for a group of zeros)
+    pos = m_j > 0
+    if pos.any():
+        rows = pos[pair]
+        sub, sub_code = np.unique(pair[rows], return_inverse=True)
+        g_j[sub] = _gini_codes(x[rows], w[rows], sub_code.astype(np.int64), len(sub))
+    within = np.bincount(pair_cell, g_j * p_j * s_j, k)
+
+    # gap[j, h] = Σ_{i ∈ j, r ∈ h} a_i a_r max(x_i − x_r, 0), a = w / (group total weight): a K_c × K_c block
+    # per cell (K_c its number of groups), flattened; d_jh = gap[j, h] and p_jh = gap[h, j].
+    n_c = np.bincount(codes, minlength=k)
+    k_c = np.bincount(pair_cell, minlength=k)
+    first_pair = np.cumsum(k_c) - k_c
+    block = np.cumsum(k_c ** 2) - k_c ** 2
+    # Units sorted by (cell, value): for positions u < v of one cell x_u ≤ x_v, so each unordered pair adds
+    # a_u a_v (x_v − x_u) to gap[group of v, group of u] and nothing to the reverse (half the pairs, no clip).
+    order = np.lexsort((x, codes))
+    xo, po = x[order], pair[order]
+    ao = (w / np.bincount(pair, w, npair)[pair])[order]
+    unit_cell = pair_cell[po]
+    local = po - first_pair[unit_cell]                         # the unit's group within its cell
+    partners = np.cumsum(n_c)[unit_cell] - np.arange(1, len(x) + 1)     # units after it in its cell
+    gap = np.zeros(int((k_c ** 2).sum()))
+    for lo, hi in _row_batches(partners):
+        u = np.repeat(np.arange(lo, hi), partners[lo:hi])
+        v = u + 1 + _ramp(partners[lo:hi])
+        cell = unit_cell[u]
+        slot = block[cell] + local[v] * k_c[cell] + local[u]
+        gap += np.bincount(slot, ao[u] * ao[v] * (xo[v] - xo[u]), len(gap))
+
+    # group pairs a < b within each cell; j is the richer group (the earlier label on a tie), h the other
+    a, b = _pairs_within(first_pair, k_c)
+    j = np.where(m_j[a] >= m_j[b], a, b)
+    h = a + b - j
+    cell = pair_cell[a]
+    lj, lh = j - first_pair[cell], h - first_pair[cell]
+    d_jh = gap[block[cell] + lj * k_c[cell] + lh]
+    p_jh = gap[block[cell] + lh * k_c[cell] + lj]
+    g_jh = (d_jh + p_jh) / (m_j[j] + m_j[h])
+    big_d = np.divide(d_jh - p_jh, d_jh + p_jh, out=np.zeros_like(d_jh), where=d_jh + p_jh > 0)
+    cross = p_j[j] * s_j[h] + p_j[h] * s_j[j]
+    return pd.DataFrame({"gini": _gini_codes(x, w, codes, k), "within": within,
+                         "net_between": np.bincount(cell, g_jh * cross * big_d, k),
+                         "transvariation": np.bincount(cell, g_jh * cross * (1 - big_d), k),
+                         "n": n_c}, index=index)
+
+
 def inequality_by(data: pd.DataFrame, *, value: str, by: str | Sequence[str], weight: str | None = None,
                   group: str | None = None, measure: Literal["L", "T"] = "L") -> pd.DataFrame:
     """Theil (with between/within by `group`) and Gini of `value` for each `by` cell (e.g. per year).
 
-    Rows with a missing or non-positive value or weight are left out and counted in `n_dropped`.
+    Rows with a missing or non-positive value or weight are left out and counted in `n_dropped`; rows with a
+    missing `by` key belong to no cell. Cells with fewer than two usable rows get NaN measures.
     """
     keys = [by] if isinstance(by, str) else list(by)
     cols = [value] + ([weight] if weight else []) + ([group] if group else [])
     missing = [c for c in keys + cols if c not in data]
     if missing:
         raise KeyError(f"inequality_by: columns {missing} not in the data")
-    out = []
-    for key, cell in data.groupby(keys, sort=True):
-        ok = cell[cols].notna().all(axis=1) & (cell[value] > 0)
-        if weight:
-            ok &= cell[weight] > 0
-        use = cell[ok]
-        row = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-        row.update({"n": len(use), "n_dropped": int((~ok).sum())})
-        if len(use) >= 2:
-            w = use[weight] if weight else None
-            t = theil(use[value], w, use[group] if group else None, measure=measure)
-            row.update({"theil": t.total, "theil_between": t.between, "theil_within": t.within,
-                        "gini": gini(use[value], w)})
-        else:
-            row.update({"theil": np.nan, "theil_between": np.nan, "theil_within": np.nan, "gini": np.nan})
-        out.append(row)
-    return pd.DataFrame(out)
+    out_cols = [*keys, "n", "n_dropped", "theil", "theil_between", "theil_within", "gini"]
+    raw = data.groupby(keys, sort=True).ngroup().to_numpy()       # NaN for a row with a missing key
+    in_cell = ~np.isnan(raw) if raw.dtype.kind == "f" else np.ones(len(raw), dtype=bool)
+    rows = data[in_cell]
+    if rows.empty:
+        return pd.DataFrame(columns=out_cols)
+    _, first, codes = np.unique(raw[in_cell], return_index=True, return_inverse=True)
+    k = len(first)
+    ok = rows[cols].notna().all(axis=1).to_numpy() & (rows[value] > 0).to_numpy()
+    if weight:
+        ok &= (rows[weight] > 0).to_numpy()
+    n = np.bincount(codes[ok], minlength=k)
+    # key values as Python scalars, so the key columns get the dtypes a frame of records infers (int → int64)
+    out = pd.DataFrame({key: rows[key].to_numpy()[first].tolist() for key in keys})
+    out["n"], out["n_dropped"] = n, np.bincount(codes, minlength=k) - n
+    for col in out_cols[len(keys) + 2:]:
+        out[col] = np.nan
+    use = ok & (n[codes] >= 2)
+    if use.any():
+        sub = rows[use]
+        cell = codes[use]
+        w = sub[weight] if weight else None
+        t = theil_cells(sub[value], cells=cell, weights=w, groups=sub[group] if group else None, measure=measure)
+        done = t.index.to_numpy()
+        out.loc[done, "theil"], out.loc[done, "theil_between"] = t["total"].to_numpy(), t["between"].to_numpy()
+        out.loc[done, "theil_within"] = t["within"].to_numpy()
+        out.loc[done, "gini"] = gini_cells(sub[value], cells=cell, weights=w).to_numpy()
+    return out

@@ -103,7 +103,7 @@ def run_build(select: str | None = None, warehouse: Path | None = None, raw_dir:
     """Materialize the stale assets (or `select`) into a staging copy and publish it only if everything passed."""
     import dagster as dg
 
-    from dagster_project.event_store import relax_sqlite_durability
+    from dagster_project.event_store import tune_run_history
     from dagster_project.project import ensure_manifest
     from dagster_project.warehouse import (
         WarehouseNotWritableError,
@@ -133,7 +133,7 @@ def run_build(select: str | None = None, warehouse: Path | None = None, raw_dir:
     if holder is None:
         clear_leftovers(target)   # staging files of killed runs
     home = dagster_home()
-    relax_sqlite_durability()
+    tune_run_history()
     instance = dg.DagsterInstance.get()
     mark_dead_cli_runs(instance)
     ensure_manifest()   # an entry point, not an import: keep the manifest current before loading the definitions

@@ -11,7 +11,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from dagster_project.config import settings
-from dagster_project.event_store import relax_sqlite_durability
+from dagster_project.event_store import tune_run_history
 from dagster_project.warehouse import Publication, connect
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class Warehouse(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Take the warehouse lock and start this run's staging copy (refused if another run holds it)."""
-        relax_sqlite_durability()   # UI, schedule and sensor runs write their event history as the CLI does
+        tune_run_history()   # UI, schedule and sensor runs write their event history as the CLI does
         if context.run_id and context.instance is not None:
             self._publication = Publication(Path(self.path), run_id=context.run_id, wait_s=self.lock_wait_s)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import E2E_CITIES, E2E_YEARS, REPO
+from conftest import REPO
 from conftest import query as q
+from session_warehouse import E2E_CITIES, E2E_YEARS
 
 from dagster_project.config import DBT_DIR
 from dagster_project.sample import dgp
