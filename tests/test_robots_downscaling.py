@@ -103,6 +103,15 @@ def test_exposure_falls_back_to_yearbook_sections_without_the_source(built_wareh
 
 
 # ---------------------------------------------------------------- night lights
+_LIGHT_MODELS = ["stg_nightlights__city_lights", "int_emissions__unit_lights", "int_emissions__lights_harmonisation",
+                 "int_emissions__lights_unit_link", "int_emissions__city_lights", "assert_lights_no_break_at_switch"]
+# Planted saturation: the cities of the planted-break test (code % 200 = 0) lose 40% of their DMSP sum (DN
+# capped at 63) in every DMSP year.
+_SATURATE = ("update raw.nightlights set sum_light = sum_light * 0.6, sum_light_calibrated = sum_light_calibrated "
+             "* 0.6, n_saturated = 5 where sensor = 'dmsp' and unit_kind = 'city' "
+             "and cast(city_code as integer) % 200 = 0")
+
+
 def test_harmonised_lights_have_no_break_at_the_switch(built_warehouse: Path) -> None:
     """Mean |Δ within-province share| at the switch year <= the larger neighbouring year-to-year change.
 
@@ -127,9 +136,51 @@ def test_break_check_fails_on_a_planted_break(built_warehouse: Path, tmp_path: P
         conn.execute("update raw.nightlights set sum_light = sum_light * 1.3, sum_light_calibrated = "
                      "sum_light_calibrated * 1.3 where sensor = 'viirs' and unit_kind = 'city' and "
                      "cast(city_code as integer) % 200 = 0")
-    sel = ["stg_nightlights__city_lights", "int_emissions__unit_lights", "int_emissions__lights_harmonisation",
-           "int_emissions__city_lights", "assert_lights_no_break_at_switch"]
-    run = _dbt(wh, tmp_path, "build", "--select", *sel)
+    run = _dbt(wh, tmp_path, "build", "--select", *_LIGHT_MODELS)
+    assert run.returncode != 0 and "assert_lights_no_break_at_switch" in run.stdout
+
+
+def test_overlap_fit_recovers_the_planted_sensor_gains(built_warehouse: Path) -> None:
+    """The power law recovers the sample's planted DMSP/VIIRS gain ratio: beta = 1, alpha = ln(gain ratio).
+
+    The sample renders both sensors from the same light (sample/nightlights.py), so on the F18 overlap
+    DMSP / VIIRS = DMSP_DN_PER_UNIT x F18 gain / VIIRS_RADIANCE_PER_UNIT = 2.24 up to 1% noise.
+    Achieved: beta 0.9997, alpha 0.8085 vs ln 2.24 = 0.8065; asserted |beta - 1| < 0.002, |alpha - ln 2.24| < 0.005.
+    """
+    from dagster_project.sample import nightlights as nl
+
+    h = q(built_warehouse, "select * from intermediate.int_emissions__lights_harmonisation").iloc[0]
+    ratio = nl.DMSP_DN_PER_UNIT * nl.DMSP_SATELLITE_GAIN[nl.dmsp_satellite(2013)] / nl.VIIRS_RADIANCE_PER_UNIT
+    assert abs(h["beta"] - 1) < 0.002 and abs(h["alpha"] - np.log(ratio)) < 0.005, h
+
+
+def test_saturated_units_are_left_out_of_the_fit_and_linked(built_warehouse: Path, tmp_path: Path) -> None:
+    """Saturated DMSP sums (capped) neither bias the fit nor make a break; a break after the switch still fails.
+
+    Planted (`_SATURATE`): DMSP sums x 0.6 with saturated pixels in every DMSP year for the cities with
+    code % 200 = 0. Achieved: those cities and only they are linked, median residual ln 0.6 - 0.0022 (asserted
+    0.01), each within 0.033 of ln 0.6 (asserted 0.05; the rest is the unit's own residual: sensor noise,
+    rounding, border pixels); beta on the other cities 0.9982 (asserted within 0.002 of 1); the check passes.
+    Then the same cities' VIIRS x 1.3 from the switch year on (a break the overlap cannot see) must fail it.
+    """
+    wh = _copy(built_warehouse, tmp_path)
+    with duckdb.connect(str(wh)) as conn:
+        conn.execute(_SATURATE)
+    run = _dbt(wh, tmp_path, "build", "--select", *_LIGHT_MODELS)
+    assert run.returncode == 0, run.stdout[-3000:]
+    h = q(wh, "select * from intermediate.int_emissions__lights_harmonisation").iloc[0]
+    assert abs(h["beta"] - 1) < 0.002 and h["n_saturated_units"] > 10, h
+    link = q(wh, "select * from intermediate.int_emissions__lights_unit_link where unit_kind = 'city'")
+    cities = q(wh, "select distinct city_code from intermediate.int_emissions__city_lights where unit_kind = 'city'")
+    assert set(link["unit_code"]) == {c for c in cities["city_code"] if int(c) % 200 == 0}
+    # Each linked unit's residual is ln 0.6 plus its own unsaturated residual (sensor noise, rounding, border pixels).
+    assert abs(link["link_residual"].median() - np.log(0.6)) < 0.01
+    np.testing.assert_allclose(link["link_residual"], np.log(0.6), atol=0.05)
+    with duckdb.connect(str(wh)) as conn:
+        conn.execute(f"update raw.nightlights set sum_light = sum_light * 1.3, sum_light_calibrated = "
+                     f"sum_light_calibrated * 1.3 where sensor = 'viirs' and unit_kind = 'city' and "
+                     f"cast(city_code as integer) % 200 = 0 and year >= {int(h['switch_year'])}")
+    run = _dbt(wh, tmp_path, "build", "--select", *_LIGHT_MODELS)
     assert run.returncode != 0 and "assert_lights_no_break_at_switch" in run.stdout
 
 

@@ -15,10 +15,13 @@ What is planted (module constants, so tests can compare):
   up to the noise (and < 1 DN of rounding for DMSP).
 - DMSP: digital numbers saturate at 63. Light above 63 is spread over the same city's unsaturated pixels
   in proportion to the kernel (a stylised blooming/overglow), so dense cities show saturated cores while
-  their totals stay proportional; light is lost only if a whole cell saturates, which `DMSP_DN_PER_UNIT`
-  keeps away (the densest cell averages 26-33 DN in the full 2003-2021 universe for the seeds tried, and
-  59 in the worst draw seen, a 2003-2013-only universe). Then uint8 with the largest-remainder rule per
-  city, so rounding moves a city's total by < 1 DN and dim cities do not vanish.
+  their totals stay proportional; light is lost only if a whole cell saturates. `DMSP_DN_PER_UNIT` keeps that
+  rare on the real-city universe (the densest cell averages 26-33 DN in the full 2003-2021 universe for the
+  seeds tried, and 59 in the worst draw seen, a 2003-2013-only universe), but not on the 10x universe, whose
+  small synthetic cells carry a prefecture's light each (474 of 3,000 cells saturated in every pixel in 2013):
+  saturation is real DMSP behaviour the harmonisation must handle, so it is not rendered away. Then uint8
+  with the largest-remainder rule per city, so rounding moves a city's total by < 1 DN and dim cities do
+  not vanish.
 - VIIRS: float32 nW/cm2/sr, rounded to 0.01, background 0.
 - File names follow the publishers: `dmsp/F{sat}{year}.v4{b,c}_web.stable_lights.avg_vis.tif` (NOAA NGDC
   version 4 composites; one satellite per year, the newest) and
