@@ -41,3 +41,22 @@ def test_a_reader_failing_in_a_worker_raises_its_located_error_here(sample_dir: 
         pool.take("ifr_robots", lambda: spec.read(broken))
     assert str(broken) in str(err.value)
     pool.close()
+
+
+def test_a_build_of_several_sources_reads_them_in_the_pool(sample_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's build (a job made for the selection) hands every selected reader to the pool, and only those."""
+    from dagster_project.build import run_build
+
+    taken: list[str] = []
+    real_take = ReaderPool.take
+
+    def take(self: ReaderPool, name: str, read_here: object) -> object:
+        taken.append(name)
+        return real_take(self, name, read_here)
+
+    monkeypatch.setattr(ReaderPool, "take", take)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    run_build(select="key:raw/ifr_robots or key:raw/transport_energy_intensity", warehouse=tmp_path / "wh.duckdb",
+              raw_dir=sample_dir, quiet=True)
+    assert sorted(taken) == ["ifr_robots", "transport_energy_intensity"]

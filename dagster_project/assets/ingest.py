@@ -120,9 +120,10 @@ def _reader_pool(context: dg.AssetExecutionContext, raw_dir: Path) -> ReaderPool
     if run_id not in _POOLS:
         for stale in [r for r in _POOLS if r != run_id]:
             _POOLS.pop(stale).close()
-        selection = context.dagster_run.asset_selection
-        jobs = {s.table: (s.reader, raw_dir / s.subdir) for s in SPECS
-                if selection is None or dg.AssetKey(["raw", s.table]) in selection}
+        # A run launched on the whole asset job names its subset in the run; a job built for a selection
+        # (the CLI's) leaves that empty and holds only the selected assets.
+        selection = context.dagster_run.asset_selection or context.job_def.asset_layer.selected_asset_keys
+        jobs = {s.table: (s.reader, raw_dir / s.subdir) for s in SPECS if dg.AssetKey(["raw", s.table]) in selection}
         if len(jobs) < 2:
             return None
         _POOLS[run_id] = ReaderPool(jobs)
