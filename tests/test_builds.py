@@ -223,7 +223,9 @@ def test_failed_api_run_leaves_warehouse_byte_identical(built_warehouse: Path, s
     shutil.rmtree(raw / "nightlights")               # raw/nightlights fails, others succeed
     before = wh.read_bytes()
     defs = build_definitions(warehouse=wh, raw_dir=raw)
-    job = dg.define_asset_job("ingest_only", selection=dg.AssetSelection.key_prefixes("raw"))
+    # Three ingestion assets: the IFR table is written before raw/nightlights (after its boundaries) fails.
+    job = dg.define_asset_job("ingest_only", selection=dg.AssetSelection.assets(
+        IFR, dg.AssetKey(["raw", "city_boundaries"]), dg.AssetKey(["raw", "nightlights"])))
     defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
     result = defs.resolve_job_def("ingest_only").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
