@@ -60,18 +60,23 @@ class DagumResult:
         return {k: getattr(self, k) / self.gini for k in ("within", "net_between", "transvariation")}
 
 
-def _prepare(values: ArrayLike, weights: ArrayLike | None, *, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validate values and weights: finite, non-negative, same length, positive total."""
-    x = np.asarray(values, dtype=float)
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    if x.ndim != 1 or w.shape != x.shape:
-        raise ValueError(f"{what}: values and weights must be 1-d of the same length (got {x.shape}, {w.shape})")
+def _check_values(x: np.ndarray, w: np.ndarray, *, what: str) -> None:
+    """Raise unless there are observations and every value and weight is finite and non-negative."""
     if len(x) == 0:
         raise ValueError(f"{what}: no observations")
     if not (np.isfinite(x).all() and np.isfinite(w).all()):
         raise ValueError(f"{what}: values and weights must be finite (drop missing rows first and record them)")
     if (x < 0).any() or (w < 0).any():
         raise ValueError(f"{what}: values and weights must be non-negative")
+
+
+def _prepare(values: ArrayLike, weights: ArrayLike | None, *, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate values and weights: finite, non-negative, same length, positive total."""
+    x = np.asarray(values, dtype=float)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    if x.ndim != 1 or w.shape != x.shape:
+        raise ValueError(f"{what}: values and weights must be 1-d of the same length (got {x.shape}, {w.shape})")
+    _check_values(x, w, what=what)
     if w.sum() <= 0 or (w * x).sum() <= 0:
         raise ValueError(f"{what}: the total weight and the weighted total must be positive")
     return x, w
@@ -213,12 +218,7 @@ def _prepare_cells(values: ArrayLike, weights: ArrayLike | None, codes: np.ndarr
     if x.ndim != 1 or w.shape != x.shape or codes.shape != x.shape:
         raise ValueError(f"{what}: values, weights and cells must be 1-d of the same length "
                          f"(got {x.shape}, {w.shape}, {codes.shape})")
-    if len(x) == 0:
-        raise ValueError(f"{what}: no observations")
-    if not (np.isfinite(x).all() and np.isfinite(w).all()):
-        raise ValueError(f"{what}: values and weights must be finite (drop missing rows first and record them)")
-    if (x < 0).any() or (w < 0).any():
-        raise ValueError(f"{what}: values and weights must be non-negative")
+    _check_values(x, w, what=what)
     k = len(index)
     bad = (np.bincount(codes, w, k) <= 0) | (np.bincount(codes, w * x, k) <= 0)
     if bad.any():
