@@ -318,9 +318,12 @@ def test_read_only_warehouse_folder_gives_clear_message(tmp_path: Path, sample_d
         folder.chmod(0o755)
 
 
-def test_failed_step_summary_prints_located_error(built_warehouse: Path, sample_dir: Path, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture) -> None:
-    """The final summary of a failed build prints the reader's located message, not only "step failed"."""
+@pytest.mark.parametrize("select", ["key:raw/ifr_robots", "key:raw/ifr_robots or key:raw/transport_energy_intensity"],
+                         ids=["read-in-the-build", "read-in-the-reader-pool"])
+def test_failed_step_summary_prints_located_error(select: str, built_warehouse: Path, sample_dir: Path,
+                                                  tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The final summary of a failed build prints the reader's located message, not only "step failed",
+    and not a worker's traceback when the reader ran in the pool (two sources selected)."""
     import openpyxl
 
     from dagster_project.build import run_build
@@ -331,10 +334,11 @@ def test_failed_step_summary_prints_located_error(built_warehouse: Path, sample_
     wb.worksheets[0].cell(1, 3).value = "Jahr"          # the year header renamed: the reader must say where
     wb.save(book)
     with pytest.raises(SystemExit) as exc:
-        run_build(select="key:raw/ifr_robots", warehouse=wh, raw_dir=raw)
+        run_build(select=select, warehouse=wh, raw_dir=raw)
     out = capsys.readouterr().out
     summary = out[out.index("NOT published"):]
-    assert "IFR_data_CN.xlsx" in summary and "error: raw__ifr_robots" in summary, summary
+    assert "IFR_data_CN.xlsx" in summary and "error: raw__ifr_robots: SourceFormatError" in summary, summary
+    assert "Traceback" not in summary, summary
     assert "IFR_data_CN.xlsx" in str(exc.value)
 
 

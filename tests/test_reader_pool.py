@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -28,19 +29,36 @@ def test_pool_results_equal_reading_in_process(sample_dir: Path) -> None:
         assert got.files == want.files
 
 
-def test_a_reader_failing_in_a_worker_raises_its_located_error_here(sample_dir: Path, tmp_path: Path) -> None:
-    """A malformed file fails in the worker; the error the build sees is the reader's own (file, row, column)."""
+def test_a_reader_failing_in_a_worker_raises_its_located_error(sample_dir: Path, tmp_path: Path) -> None:
+    """A malformed file fails in the worker; the build sees the reader's own error, its location intact."""
     broken = tmp_path / "ifr"
     shutil.copytree(sample_dir / "ifr", broken)
     for book in broken.glob("*.xlsx"):
         book.write_bytes(b"not a workbook")
     spec = BY_TABLE["ifr_robots"]
+    with pytest.raises(SourceFormatError) as here:
+        spec.read(broken)
     pool = ReaderPool({"ifr_robots": (spec.reader, broken),
                        "transport": (BY_TABLE["transport_energy_intensity"].reader, sample_dir / "transport")})
-    with pytest.raises(SourceFormatError) as err:
-        pool.take("ifr_robots", lambda: spec.read(broken))
-    assert str(broken) in str(err.value)
+    with pytest.raises(SourceFormatError) as there:
+        pool.take("ifr_robots", lambda: pytest.fail("the reader's error must not be taken for a dead worker"))
+    located = {k: v for k, v in vars(there.value).items() if k != "worker_traceback"}
+    assert str(there.value) == str(here.value) and located == vars(here.value)
+    assert there.value.__cause__ is None and "Traceback" in there.value.worker_traceback
     pool.close()
+
+
+def die(folder: Path) -> None:
+    """A 'reader' whose worker process dies (as one killed for memory would)."""
+    os._exit(1)
+
+
+def test_a_dead_worker_falls_back_to_reading_here(sample_dir: Path) -> None:
+    """When the worker process dies, the source is read in this process instead."""
+    spec = BY_TABLE["transport_energy_intensity"]
+    pool = ReaderPool({"transport": (f"{__name__}:die", sample_dir / "transport")}, workers=1)
+    got = pool.take("transport", lambda: spec.read(sample_dir / "transport"))
+    pd.testing.assert_frame_equal(got.table, spec.read(sample_dir / "transport").table)
 
 
 def test_a_build_of_several_sources_reads_them_in_the_pool(sample_dir: Path, tmp_path: Path,

@@ -8,6 +8,7 @@ the real files in `../shared/data/` directly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +27,10 @@ class MissingSourceError(SourceError):
         self.path = str(path)
         self.expected = expected
         super().__init__(f"missing source input: {self.path}\nexpected layout: {expected}")
+
+    def __reduce__(self) -> tuple:
+        """Pickle with the constructor's arguments (readers run in worker processes; see sources.parallel)."""
+        return (type(self), (self.path, self.expected))
 
 
 class SourceFormatError(SourceError):
@@ -54,6 +59,11 @@ class SourceFormatError(SourceError):
         if expected:
             msg += f" (expected {expected})"
         super().__init__(msg)
+
+    def __reduce__(self) -> tuple:
+        """Pickle with the constructor's arguments (readers run in worker processes; see sources.parallel)."""
+        return (partial(type(self), sheet=self.sheet, row=self.row, column=self.column, expected=self.expected),
+                (self.file, self.problem))
 
 
 @dataclass

@@ -56,6 +56,11 @@ class UnresolvedNamesError(ValueError):
                  f"add them to {ALIASES_CSV.relative_to(REPO_ROOT)}:"]
         lines += [f"  {name!r}: {why}" for name, why in problems.items()]
         super().__init__("\n".join(lines))
+        self._args = (problems, year, None if kinds is None else tuple(kinds))
+
+    def __reduce__(self) -> tuple:
+        """Pickle with the constructor's arguments (readers run in worker processes; see sources.parallel)."""
+        return (type(self), self._args)
 
 
 @lru_cache(maxsize=4)

@@ -4,8 +4,8 @@ Readers are pure functions of a folder (`"<module>:<function>"`, see `assets.ing
 spend their time parsing Excel, CSV and rasters in Python, one core each. A build that ingests several
 sources submits them all to a `ReaderPool` when the first ingestion asset starts; each asset then takes
 its reader's result instead of parsing in the build process, which meanwhile writes tables and runs
-checks. The pool only saves time: a reader that fails in a worker is run again in the build process,
-so its error (file, sheet, row, column) is raised where it always is, with its own traceback.
+checks. A reader's error (file, sheet, row, column) reaches the asset as the reader raised it, with the
+worker's traceback as its cause; if a worker dies, the reader runs again in the build process.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import importlib
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,20 +48,27 @@ class ReaderPool:
             name: self._pool.submit(read_source, *jobs[name]) for name in order}
 
     def __contains__(self, name: str) -> bool:
+        """Whether `name`'s reader was submitted and not taken yet."""
         return name in self._futures
 
     def take(self, name: str, read_here: Callable[[], LoadResult]) -> LoadResult:
-        """The worker's result for `name`; if the worker failed, `read_here()` (raising the reader's own error)."""
+        """The worker's result for `name` (or its reader's error); `read_here()` if the worker died."""
         future = self._futures.pop(name)
         try:
-            result = future.result()
-        except Exception:
-            # Whatever failed there (the reader's error, an error that does not pickle, a dead worker) is
-            # raised again here by the reader itself, with the file, sheet, row and column it names.
-            result = read_here()
-        if not self._futures:
-            self.close()
-        return result
+            error = future.exception()
+            if isinstance(error, BrokenProcessPool):
+                # A worker died (killed, out of memory) or sent back what cannot be unpickled: read here.
+                return read_here()
+            if error is not None:
+                # The reader's own error (file, sheet, row, column; the source errors pickle with their
+                # arguments), raised as if read here. The worker's traceback is kept on the error, not as
+                # its cause, which the build summary would print (40 lines) instead of the reader's message.
+                error.worker_traceback, error.__cause__ = str(error.__cause__ or ""), None
+                raise error
+            return future.result()
+        finally:
+            if not self._futures:
+                self.close()
 
     def close(self) -> None:
         """Stop the workers (pending reads are cancelled)."""
