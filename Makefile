@@ -45,9 +45,11 @@ run: $(STAMP)
 
 # One worker per core (pytest-xdist). The workers share one session sample and build, started in the
 # background when the session begins (tests/session_warehouse.py); every build keeps its dbt target
-# folder beside its warehouse, so builds running at once never share state.
+# folder beside its warehouse, so builds running at once never share state. The tests are handed out in
+# the order tests/conftest.py sorts them (by when their inputs are ready, long rebuilds first), a few at
+# a time, with the tests that share a module fixture kept on one worker (`xdist_group`).
 test: $(STAMP) $(MANIFEST)
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist loadgroup --no-loadscope-reorder
 
 dev: $(STAMP) $(MANIFEST) $(SAMPLE_DIR)/.complete
 	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/python -c "from dagster_project.build import dagster_home; dagster_home()"

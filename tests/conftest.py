@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from scratch_warehouse import ScratchWarehouse
 from session_warehouse import ensure_build, ensure_sample, paths, start_in_background
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -22,6 +23,9 @@ warnings.filterwarnings("ignore", message=".*sqlglotrs.*")
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SESSION_BUILD_FIXTURES = {"built_warehouse", "built_reports", "build_dagster_home"}
+# The fixtures of the tests that rebuild a private copy of the session warehouse (dbt, a build) or serve it
+# (the Dagster webserver): seconds to a minute each, where a test that only reads the build takes milliseconds.
+REBUILD_FIXTURES = {"scratch", "worker_scratch", "webserver"}
 
 
 def _needs_session_build(item: pytest.Item) -> bool:
@@ -29,12 +33,33 @@ def _needs_session_build(item: pytest.Item) -> bool:
     return bool(SESSION_BUILD_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the tests that need the session build last, so the build has finished by the time they start.
+def _phase(item: pytest.Item) -> int:
+    """When the session inputs a test needs are ready: 0 none, 1 the session sample, 2 the session build."""
+    if _needs_session_build(item):
+        return 2
+    return 1 if "sample_dir" in getattr(item, "fixturenames", ()) else 0
 
-    Every xdist worker sorts the same collection the same way (a stable sort), as xdist requires.
+
+@pytest.hookimpl(tryfirst=True)   # before xdist's own hook reads the xdist_group marks added here
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the tests by when their session inputs are ready, and among those needing the build, rebuilds first.
+
+    The background process makes the sample (about 15 s) and then the build (about a minute): tests that
+    need neither run first, then those that need the sample, then those that need the build. Among the
+    last, the long tests that rebuild or serve a copy start first and the millisecond reads fill in after
+    them, so neither worker idles at the end while the other finishes a one-minute test.
+
+    `make test` distributes with `--dist loadgroup --no-loadscope-reorder`: in this order, one test at a
+    time, except that the tests of one module that need no build go to one worker together (their module
+    fixtures are then made once) and so do the tests marked with one `xdist_group` (a shared module-scoped
+    rebuild or server; a group is handed out where its first test comes, so it should not span two of the
+    three stages). Every worker sorts the same collection the same way (a stable sort), as xdist requires.
     """
-    items.sort(key=_needs_session_build)
+    items.sort(key=lambda item: (_phase(item), _phase(item) == 2 and not REBUILD_FIXTURES & set(item.fixturenames)))
+    for item in items:
+        if _phase(item) < 2 and not item.get_closest_marker("xdist_group"):
+            module = Path(item.nodeid.split("::")[0]).stem
+            item.add_marker(pytest.mark.xdist_group(module + ("+sample" if _phase(item) else "")))
 
 
 def query(path: Path, sql: str) -> pd.DataFrame:
@@ -103,3 +128,16 @@ def built_reports(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactor
 def build_dagster_home(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Dagster instance the session's build recorded its run into (the UI tests open it)."""
     return paths(_session_root(tmp_path_factory))["dagster_home"]
+
+
+@pytest.fixture(scope="session")
+def worker_scratch(tmp_path_factory: pytest.TempPathFactory) -> ScratchWarehouse:
+    """This worker's reused warehouse path (tests/scratch_warehouse.py); tests call `.fresh()` before using it."""
+    return ScratchWarehouse(tmp_path_factory.getbasetemp() / "scratch-warehouse")
+
+
+@pytest.fixture
+def scratch(worker_scratch: ScratchWarehouse, built_warehouse: Path) -> ScratchWarehouse:
+    """A private copy of the session warehouse at this worker's reused path, for a test that changes and rebuilds it."""
+    worker_scratch.fresh(copy_of=built_warehouse)
+    return worker_scratch

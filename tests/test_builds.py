@@ -19,6 +19,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from scratch_warehouse import ScratchWarehouse
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,6 +60,11 @@ def _copy(built: Path, sample: Path, tmp: Path) -> tuple[Path, Path]:
     shutil.copy2(built, wh)
     shutil.copytree(sample, raw)
     return wh, raw
+
+
+def _copy_raw(sample: Path, tmp: Path) -> Path:
+    """A private copy of the raw folder the session warehouse was built from."""
+    return Path(shutil.copytree(sample, tmp / "raw"))
 
 
 def _bump_ifr(raw: Path, factor: float = 2.0) -> None:
@@ -142,13 +148,13 @@ def test_no_change_rebuild_recomputes_nothing(built_warehouse: Path, sample_dir:
     assert wh.read_bytes() == before
 
 
-def test_one_source_change_rebuilds_only_its_downstream(built_warehouse: Path, sample_dir: Path,
+def test_one_source_change_rebuilds_only_its_downstream(scratch: ScratchWarehouse, sample_dir: Path,
                                                         tmp_path: Path) -> None:
     """Changing the IFR workbook rebuilds raw/ifr_robots and its downstream, and nothing else; the analyses that
     read no robot variable (seeds 000, 001, 002) observe their inputs unchanged instead of recomputing."""
     from dagster_project.build import run_build
 
-    wh, raw = _copy(built_warehouse, sample_dir, tmp_path)
+    wh, raw = scratch.path, _copy_raw(sample_dir, tmp_path)
     _bump_ifr(raw)
     graph = _graph()
     downstream = dg.AssetSelection.assets(IFR).downstream().resolve(graph)
@@ -236,7 +242,7 @@ def test_failed_api_run_leaves_warehouse_byte_identical(built_warehouse: Path, s
     assert not list(wh.parent.glob("*.building*"))
 
 
-def test_concurrent_builds_refuse_with_clear_message(built_warehouse: Path, sample_dir: Path,
+def test_concurrent_builds_refuse_with_clear_message(scratch: ScratchWarehouse, sample_dir: Path,
                                                      tmp_path: Path) -> None:
     """Two builds of one warehouse at once: the second is refused naming the other run (never a DuckDB lock
     traceback), from the CLI and from a Dagster API run; the published file stays readable and intact."""
@@ -244,7 +250,7 @@ def test_concurrent_builds_refuse_with_clear_message(built_warehouse: Path, samp
     from dagster_project.definitions import build_definitions
     from dagster_project.warehouse import Publication
 
-    wh, raw = _copy(built_warehouse, sample_dir, tmp_path)
+    wh, raw = scratch.path, _copy_raw(sample_dir, tmp_path)
     before = wh.read_bytes()
     holder = Publication(wh, run_id="aaaaaaaa-first-run")         # the first run, in progress
     try:
@@ -342,12 +348,12 @@ def test_failed_step_summary_prints_located_error(select: str, built_warehouse: 
     assert "IFR_data_CN.xlsx" in str(exc.value)
 
 
-def test_killed_build_leaves_no_dbt_process(built_warehouse: Path, sample_dir: Path, tmp_path: Path,
+def test_killed_build_leaves_no_dbt_process(scratch: ScratchWarehouse, sample_dir: Path, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """SIGKILL of a build while dbt runs: the dbt child dies with it, the warehouse is untouched, and the
     next build removes the dead run's staging file and marks its Dagster run failed."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))   # its dead run stays out of the UI test
-    wh, raw = _copy(built_warehouse, sample_dir, tmp_path)
+    wh, raw = scratch.path, _copy_raw(sample_dir, tmp_path)
     before = wh.read_bytes()
     env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(wh), "CARBONPANEL_RAW_DIR": str(raw),
            "CARBONPANEL_REPORTS_DIR": str(tmp_path / "reports")}

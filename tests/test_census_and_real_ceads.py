@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import query as _q
+from scratch_warehouse import ScratchWarehouse
 
 from dagster_project.config import DBT_DIR
 
@@ -47,11 +48,9 @@ def test_census_codes_join_dim_city(shared_data: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def real_ceads_warehouse(built_warehouse: Path, sample_dir: Path, shared_data: Path,
+def real_ceads_warehouse(built_warehouse: Path, sample_dir: Path, shared_data: Path, worker_scratch: ScratchWarehouse,
                          tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's warehouse rebuilt after its CEADs files were replaced by the real published workbooks."""
-    import shutil
-
     from dagster_project.cli import run_build
 
     raw = tmp_path_factory.mktemp("raw_real_ceads")
@@ -65,17 +64,19 @@ def real_ceads_warehouse(built_warehouse: Path, sample_dir: Path, shared_data: P
         (raw / "ceads" / sub).mkdir(parents=True)
         for f in files:
             (raw / "ceads" / sub / f.name).symlink_to(f)
-    wh = tmp_path_factory.mktemp("wh_real") / "panel.duckdb"
-    shutil.copy2(built_warehouse, wh)
+    # Built at the worker's reused warehouse path (dbt parses only what changed), then moved out of the
+    # way of the worker's other tests while this module's tests read it.
+    wh = worker_scratch.fresh(copy_of=built_warehouse)
     os.environ["CARBONPANEL_REPORTS_DIR"] = str(tmp_path_factory.mktemp("rep_real"))
     # As a user replacing the CEADs files would: the three CEADs sources and their warehouse downstream
     # (ingest, dbt models with their tests, every check), without the measures and paper analyses, which
     # these tests do not read; raises (and keeps no file) on any unresolved name or failed check.
     ceads = " or ".join(f"key:raw/ceads_{s}_emissions+" for s in ("city", "county", "provincial"))
     run_build(warehouse=wh, raw_dir=raw, select=f"({ceads}) and (key:raw/* or kind:dbt)")
-    return wh
+    return worker_scratch.move_to(tmp_path_factory.mktemp("wh_real"))
 
 
+@pytest.mark.xdist_group("real_ceads")   # one worker builds `real_ceads_warehouse` for the three
 def test_real_ceads_build_resolves_every_name(real_ceads_warehouse: Path) -> None:
     sql = "select distinct ceads_name from intermediate.int_emissions__ceads_city_resolved where city_code is null"
     unresolved = _q(real_ceads_warehouse, sql)
@@ -99,6 +100,7 @@ def test_real_ceads_build_resolves_every_name(real_ceads_warehouse: Path) -> Non
     assert published[2012] == 263 and published[2019] == 170
 
 
+@pytest.mark.xdist_group("real_ceads")   # one worker builds `real_ceads_warehouse` for the three
 def test_real_ceads_provincial_and_county(real_ceads_warehouse: Path) -> None:
     prov = _q(real_ceads_warehouse, "select year, count(*) n, sum(co2_industrial_mt) ind "
                                     "from intermediate.int_emissions__province_industrial_co2 group by year")
@@ -111,6 +113,7 @@ def test_real_ceads_provincial_and_county(real_ceads_warehouse: Path) -> None:
     assert 0.5 < recon["p50"][0] < 2.0
 
 
+@pytest.mark.xdist_group("real_ceads")   # one worker builds `real_ceads_warehouse` for the three
 def test_real_ceads_loads_without_quarantine(real_ceads_warehouse: Path) -> None:
     """The published workbooks load completely: no quarantined row, every raw table filled."""
     rejected = _q(real_ceads_warehouse, "select count(*) n from raw.rejected_rows where asset like 'ceads%'")

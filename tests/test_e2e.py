@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import query as q
+from scratch_warehouse import ScratchWarehouse
 
 from dagster_project.sample.dgp import ROBOT_BETA_HIGH, ROBOT_BETA_LOW
 
@@ -84,8 +85,8 @@ def test_regression_results(built_warehouse: Path) -> None:
     assert row.nobs > 1000
 
 
-def test_bad_cell_quarantined_and_failed_build_keeps_warehouse(
-        built_warehouse: Path, sample_dir: Path, tmp_path: Path) -> None:
+def test_bad_cell_quarantined_and_failed_build_keeps_warehouse(sample_dir: Path, scratch: ScratchWarehouse,
+                                                               tmp_path: Path) -> None:
     """A text cell is quarantined; a missing source fails the build and leaves the warehouse file as it was."""
     import shutil
 
@@ -93,8 +94,7 @@ def test_bad_cell_quarantined_and_failed_build_keeps_warehouse(
 
     from dagster_project.cli import run_build
 
-    wh = tmp_path / "panel.duckdb"
-    shutil.copy2(built_warehouse, wh)
+    wh = scratch.path
     before = wh.read_bytes()
     raw = tmp_path / "raw"
     shutil.copytree(sample_dir, raw)
@@ -131,7 +131,8 @@ def test_definitions_load_with_full_lineage() -> None:
     assert upstream, "the panel must have upstream lineage"
 
 
-def test_rebuild_is_idempotent(built_warehouse: Path, sample_dir: Path, tmp_path: Path) -> None:
+def test_rebuild_is_idempotent(built_warehouse: Path, sample_dir: Path, scratch: ScratchWarehouse,
+                               tmp_path: Path) -> None:
     """Building again on the same raw files gives the same tables: every table of every schema, compared
     as multisets of rows (EXCEPT ALL both ways), loading timestamps and the run bookkeeping of
     meta.asset_state (run ids) aside. Every table is bit-identical except, in some process states, the
@@ -139,14 +140,11 @@ def test_rebuild_is_idempotent(built_warehouse: Path, sample_dir: Path, tmp_path
     the 16th digit (same inputs; a floating-point reduction inside the estimator is not bit-reproducible
     across process states). Tolerance: exact for every non-float value; floats (also inside stored
     result JSON) within 1e-12 relative, achieved 1.4e-16."""
-    import shutil
-
     import duckdb
 
     from dagster_project.cli import run_build
 
-    wh = tmp_path / "panel.duckdb"
-    shutil.copy2(built_warehouse, wh)
+    wh = scratch.path
     os.environ["CARBONPANEL_REPORTS_DIR"] = str(tmp_path / "reports")
     run_build(warehouse=wh, raw_dir=sample_dir, full=True)   # --full: a no-change build would recompute nothing
     # Publication compacts the file: replacing every table must not leave it larger each time (57 -> 93 MB).

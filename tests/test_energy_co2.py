@@ -8,10 +8,6 @@ LPG 3.101 tCO2/t, natural gas 21.65 t/万m3), not the pipeline's own parse of fu
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +15,7 @@ import pandas as pd
 import pytest
 from conftest import query
 from openpyxl import Workbook
+from scratch_warehouse import ScratchWarehouse
 
 from dagster_project.sample import dgp
 from dagster_project.sample import yearbook as writer
@@ -30,7 +27,6 @@ from dagster_project.sources.yearbook import read_yearbook
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference"
-DBT_DIR = REPO / "dbt"
 # Rounded per-unit factors published in fuel_factors_notes.md (4 significant digits).
 NOTES_EF = {"raw_coal_t": 1.978, "diesel_t": 3.096, "lpg_t": 3.101, "gas_10k_m3": 21.65}
 RAW_COAL_NCV_GJ_PER_T = 20.908   # fuel_factors.csv 原煤 NCV 20908 kJ/kg
@@ -299,22 +295,13 @@ def test_bad_energy_inputs_are_quarantined_with_the_reason(built_warehouse: Path
     assert len(rej) == 1 and rej["reason"].iat[0].startswith("negative energy figure")
 
 
-def _dbt(wh: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run dbt on a copy of the warehouse."""
-    env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(wh)}
-    dbt = Path(sys.executable).with_name("dbt")
-    return subprocess.run([str(dbt), *args, "--target-path", str(tmp_path / "target"), "--log-path",
-                           str(tmp_path / "logs")], cwd=DBT_DIR, env=env, capture_output=True, text=True)
-
-
-def test_grid_year_rules_and_unmapped_grid_fails(built_warehouse: Path, tmp_path: Path) -> None:
+def test_grid_year_rules_and_unmapped_grid_fails(scratch: ScratchWarehouse) -> None:
     """Interpolation and the combined factor against the reference values by hand (exact to 1e-12); a province
     whose grid is unknown fails the build and the failing test lists its cities."""
     import duckdb
 
-    wh = tmp_path / "panel.duckdb"
-    shutil.copy(built_warehouse, wh)
-    run = _dbt(wh, tmp_path, "run", "--select", "int_energy__grid_factors", "--vars",
+    wh = scratch.path
+    run = scratch.dbt("run", "--select", "int_energy__grid_factors", "--vars",
                "{energy_grid_factor_year_rule: interpolate, energy_grid_factor_kind: combined}")
     assert run.returncode == 0, run.stdout[-3000:]
     g = query(wh, "select * from intermediate.int_energy__grid_factors where grid_region = '华北'").set_index("year")
@@ -332,7 +319,7 @@ def test_grid_year_rules_and_unmapped_grid_fails(built_warehouse: Path, tmp_path
                     .fetchall()}
     finally:
         conn.close()
-    run = _dbt(wh, tmp_path, "build", "--select", "int_energy__city_grid")
+    run = scratch.dbt("build", "--select", "int_energy__city_grid")
     assert run.returncode != 0 and "not_null_int_energy__city_grid_grid_region" in run.stdout
     listed = query(wh, "select table_schema, table_name from information_schema.tables "
                        "where table_name like 'not_null_int_energy__city_grid%'")

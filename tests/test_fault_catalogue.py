@@ -8,10 +8,7 @@ nothing else was silently lost or kept. docs/faults.md lists the same classes wi
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +17,8 @@ import duckdb
 import pandas as pd
 import pytest
 from openpyxl import Workbook
+from scratch_warehouse import ScratchWarehouse
 
-from dagster_project.config import DBT_DIR
 from dagster_project.sources.common import MissingSourceError, SourceFormatError
 from dagster_project.sources.yearbook import read_yearbook
 
@@ -179,13 +176,12 @@ def test_agreeing_duplicates_within_a_file_are_kept(tmp_path: Path) -> None:
     assert res.rejected.empty and len(res.table) == 2
 
 
-def test_unresolved_names_are_listed_with_their_location(built_warehouse: Path, tmp_path: Path) -> None:
+def test_unresolved_names_are_listed_with_their_location(scratch: ScratchWarehouse) -> None:
     """Names that resolve to no code fail the yearbook model with every name, its data year, cell count
     and first file/sheet/row in the dbt error itself (issue 14: the audit table vanishes with the failed
     staging copy). 襄樊市 in 2012 (renamed at the end of 2010) and an invented name are planted in the
     yearbook cells, an invented label in the CEADs city inventory."""
-    wh = tmp_path / "panel.duckdb"
-    shutil.copy(built_warehouse, wh)
+    wh = scratch.path
     conn = duckdb.connect(str(wh))
     try:
         row = conn.execute("select * from raw.yearbook_indicators limit 1").df()
@@ -205,12 +201,8 @@ def test_unresolved_names_are_listed_with_their_location(built_warehouse: Path, 
         conn.execute("insert into raw.ceads_city_emissions select * from ceads")
     finally:
         conn.close()
-    env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(wh)}
-    dbt = Path(sys.executable).with_name("dbt")
-    run = subprocess.run([str(dbt), "run", "--select", "stg_yearbook__indicators", "int_yearbook__cells_resolved",
-                          "stg_ceads__city_emissions", "int_emissions__ceads_city_resolved",
-                          "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
-                         cwd=DBT_DIR, env=env, capture_output=True, text=True)
+    run = scratch.dbt("run", "--select", "stg_yearbook__indicators", "int_yearbook__cells_resolved",
+                      "stg_ceads__city_emissions", "int_emissions__ceads_city_resolved")
     assert run.returncode != 0
     out = run.stdout
     assert "3 city name(s) in int_yearbook__cells_resolved did not resolve" in out, out[-3000:]

@@ -14,19 +14,15 @@ x 19 years, instead of a two-minute build.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
+from scratch_warehouse import ScratchWarehouse
 
 from dagster_project.assets.ingest import SPECS
-from dagster_project.config import DBT_DIR
 from dagster_project.sources.common import MissingSourceError
 from dagster_project.sources.yearbook import load_dictionary
 
@@ -71,21 +67,19 @@ def test_missing_optional_source_folder_gives_an_empty_table(spec, tmp_path: Pat
 
 # ---------------------------------------------------------------------------------------- variables
 @pytest.fixture(scope="module")
-def chain(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def chain(built_warehouse: Path, worker_scratch: ScratchWarehouse,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A private copy of the session warehouse, the compiled SQL of CHAIN and the full build's panel."""
-    tmp = tmp_path_factory.mktemp("chain")
-    wh = tmp / "panel.duckdb"  # same basename: the compiled SQL names the database `panel`
-    shutil.copy(built_warehouse, wh)
-    env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(wh)}
-    dbt = Path(sys.executable).with_name("dbt")
-    run = subprocess.run([str(dbt), "compile", "--select", *[m for _, m in CHAIN], "--target-path",
-                          str(tmp / "target"), "--log-path", str(tmp / "logs")],
-                         cwd=DBT_DIR, env=env, capture_output=True, text=True)
+    # Compiled at the worker's reused path (dbt parses only what changed), then moved out of the other
+    # tests' way: the cases keep a connection to it. The SQL names the database by its basename, `panel`.
+    worker_scratch.fresh(copy_of=built_warehouse)
+    run = worker_scratch.dbt("compile", "--select", *[m for _, m in CHAIN])
     assert run.returncode == 0, run.stdout[-3000:]
     compiled = {}
     for schema, model in CHAIN:
-        path = next((tmp / "target" / "compiled").rglob(f"{model}.sql"))
+        path = next((worker_scratch.target() / "compiled").rglob(f"{model}.sql"))
         compiled[(schema, model)] = path.read_text(encoding="utf-8")
+    wh = worker_scratch.move_to(tmp_path_factory.mktemp("chain"))
     conn = duckdb.connect(str(wh))
     full = conn.execute("select * from marts.city_year_panel order by city_code, year").df()
     try:
@@ -110,6 +104,8 @@ def _rebuild_without(chain: dict, where: str) -> tuple[pd.DataFrame, pd.DataFram
     return panel, coverage
 
 
+# The cases share the module's `chain` (a compiled copy of the warehouse): under xdist, one worker runs them all.
+@pytest.mark.xdist_group("yearbook_chain")
 @pytest.mark.parametrize("variable", VARIABLES)
 def test_panel_builds_without_each_yearbook_variable(chain: dict, variable: str) -> None:
     """With one variable absent from every file: the same panel columns and rows, that variable's columns
@@ -134,6 +130,7 @@ def test_panel_builds_without_each_yearbook_variable(chain: dict, variable: str)
     pd.testing.assert_frame_equal(panel[others], full[others])
 
 
+@pytest.mark.xdist_group("yearbook_chain")
 def test_panel_builds_from_vendor_panels_only(chain: dict) -> None:
     """Only the vendor panel's cells (every per-edition workbook removed): the panel keeps every
     dictionary column; variables the vendor file lacks are null with a zero-observed coverage row."""

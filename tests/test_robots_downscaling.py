@@ -3,10 +3,6 @@ instruments and fallback, night-light harmonisation, industrial CO2 downscaling 
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -15,27 +11,13 @@ import pandas as pd
 import pytest
 from conftest import query as q
 from scipy.stats import spearmanr
+from scratch_warehouse import ScratchWarehouse
 
-from dagster_project.config import DBT_DIR
 from dagster_project.sample.dgp import MANUFACTURING_CODES
 
 
 def _truth(sample_dir: Path) -> pd.DataFrame:
     return pd.read_csv(sample_dir / "_truth" / "city_year.csv", dtype={"city_code": str})
-
-
-def _dbt(wh: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run dbt on a warehouse copy (its own target and log folders)."""
-    dbt = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(wh)}
-    return subprocess.run([str(dbt), *args, "--profiles-dir", str(DBT_DIR), "--target-path", str(tmp_path / "target"),
-                           "--log-path", str(tmp_path / "logs")], cwd=DBT_DIR, env=env, capture_output=True, text=True)
-
-
-def _copy(built_warehouse: Path, tmp_path: Path) -> Path:
-    wh = tmp_path / "panel.duckdb"
-    shutil.copy(built_warehouse, wh)
-    return wh
 
 
 # ---------------------------------------------------------------- robot exposure
@@ -90,12 +72,13 @@ def test_unspecified_robots_are_allocated_pro_rata(built_warehouse: Path, sample
     assert alloc[manuf].sum() > cn[manuf].sum() + cn["91"] - 1e-9
 
 
-def test_exposure_falls_back_to_yearbook_sections_without_the_source(built_warehouse: Path, tmp_path: Path) -> None:
+def test_exposure_falls_back_to_yearbook_sections_without_the_source(built_warehouse: Path,
+                                                                    scratch: ScratchWarehouse) -> None:
     """No base-employment rows: exposure uses yearbook sections and says so (robot_exposure_basis)."""
-    wh = _copy(built_warehouse, tmp_path)
+    wh = scratch.path
     with duckdb.connect(str(wh)) as conn:
         conn.execute("delete from raw.base_employment")
-    run = _dbt(wh, tmp_path, "run", "--select", "stg_employment__base", "int_robots__base_shares",
+    run = scratch.dbt("run", "--select", "stg_employment__base", "int_robots__base_shares",
                "int_robots__industry_shifts", "int_robots__city_exposure")
     assert run.returncode == 0, run.stdout[-3000:]
     basis = q(wh, "select distinct exposure_basis from intermediate.int_robots__city_exposure")
@@ -129,14 +112,14 @@ def test_harmonised_lights_have_no_break_at_the_switch(built_warehouse: Path) ->
     assert change[switch] <= max(change[switch - 1], change[switch + 1])
 
 
-def test_break_check_fails_on_a_planted_break(built_warehouse: Path, tmp_path: Path) -> None:
+def test_break_check_fails_on_a_planted_break(scratch: ScratchWarehouse) -> None:
     """Scaling VIIRS up 30% for every other city plants a break; the blocking dbt test must catch it."""
-    wh = _copy(built_warehouse, tmp_path)
+    wh = scratch.path
     with duckdb.connect(str(wh)) as conn:
         conn.execute("update raw.nightlights set sum_light = sum_light * 1.3, sum_light_calibrated = "
                      "sum_light_calibrated * 1.3 where sensor = 'viirs' and unit_kind = 'city' and "
                      "cast(city_code as integer) % 200 = 0")
-    run = _dbt(wh, tmp_path, "build", "--select", *_LIGHT_MODELS)
+    run = scratch.dbt("build", "--select", *_LIGHT_MODELS)
     assert run.returncode != 0 and "assert_lights_no_break_at_switch" in run.stdout
 
 
@@ -154,7 +137,7 @@ def test_overlap_fit_recovers_the_planted_sensor_gains(built_warehouse: Path) ->
     assert abs(h["beta"] - 1) < 0.002 and abs(h["alpha"] - np.log(ratio)) < 0.005, h
 
 
-def test_saturated_units_are_left_out_of_the_fit_and_linked(built_warehouse: Path, tmp_path: Path) -> None:
+def test_saturated_units_are_left_out_of_the_fit_and_linked(scratch: ScratchWarehouse) -> None:
     """Saturated DMSP sums (capped) neither bias the fit nor make a break; a break after the switch still fails.
 
     Planted (`_SATURATE`): DMSP sums x 0.6 with saturated pixels in every DMSP year for the cities with
@@ -163,10 +146,10 @@ def test_saturated_units_are_left_out_of_the_fit_and_linked(built_warehouse: Pat
     rounding, border pixels); beta on the other cities 0.9982 (asserted within 0.002 of 1); the check passes.
     Then the same cities' VIIRS x 1.3 from the switch year on (a break the overlap cannot see) must fail it.
     """
-    wh = _copy(built_warehouse, tmp_path)
+    wh = scratch.path
     with duckdb.connect(str(wh)) as conn:
         conn.execute(_SATURATE)
-    run = _dbt(wh, tmp_path, "build", "--select", *_LIGHT_MODELS)
+    run = scratch.dbt("build", "--select", *_LIGHT_MODELS)
     assert run.returncode == 0, run.stdout[-3000:]
     h = q(wh, "select * from intermediate.int_emissions__lights_harmonisation").iloc[0]
     assert abs(h["beta"] - 1) < 0.002 and h["n_saturated_units"] > 10, h
@@ -180,7 +163,7 @@ def test_saturated_units_are_left_out_of_the_fit_and_linked(built_warehouse: Pat
         conn.execute(f"update raw.nightlights set sum_light = sum_light * 1.3, sum_light_calibrated = "
                      f"sum_light_calibrated * 1.3 where sensor = 'viirs' and unit_kind = 'city' and "
                      f"cast(city_code as integer) % 200 = 0 and year >= {int(h['switch_year'])}")
-    run = _dbt(wh, tmp_path, "build", "--select", *_LIGHT_MODELS)
+    run = scratch.dbt("build", "--select", *_LIGHT_MODELS)
     assert run.returncode != 0 and "assert_lights_no_break_at_switch" in run.stdout
 
 
@@ -229,12 +212,12 @@ def test_rotemberg_weights_of_the_panel_reproduce_the_baseline(built_warehouse: 
     assert w.loc[w["rank"] == 1, "industry"].iloc[0] in {"29-30", "26-27"}
 
 
-def test_panel_city_without_polygon_fails_naming_it(built_warehouse: Path, tmp_path: Path) -> None:
+def test_panel_city_without_polygon_fails_naming_it(scratch: ScratchWarehouse) -> None:
     """Drop one city's polygon: the blocking check errors and names the city."""
-    wh = _copy(built_warehouse, tmp_path)
+    wh = scratch.path
     code = q(wh, "select min(city_code) as c from marts.city_year_panel")["c"].iloc[0]
     with duckdb.connect(str(wh)) as conn:
         conn.execute(f"delete from raw.city_boundaries where city_code = '{code}' and unit_kind = 'city'")
-    run = _dbt(wh, tmp_path, "test", "--select", "assert_panel_cities_have_boundaries")
+    run = scratch.dbt("test", "--select", "assert_panel_cities_have_boundaries")
     assert run.returncode != 0
     assert "panel cities without a boundary polygon" in run.stdout and code in run.stdout

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +9,7 @@ import pandas as pd
 import pytest
 from conftest import REPO
 from conftest import query as q
+from scratch_warehouse import ScratchWarehouse
 from session_warehouse import E2E_CITIES, E2E_YEARS
 
 from dagster_project.config import DBT_DIR
@@ -225,18 +222,12 @@ def test_rings_equal_the_dgp(built_warehouse: Path) -> None:
 
 
 # ---------------------------------------------------------------- options
-def test_options_change_the_cohorts_as_documented(built_warehouse: Path, tmp_path: Path) -> None:
-    wh = tmp_path / "panel.duckdb"
-    shutil.copy(built_warehouse, wh)
+def test_options_change_the_cohorts_as_documented(scratch: ScratchWarehouse) -> None:
+    wh = scratch.path
     variables = ("{bigdata_zone_timing: t10, bigdata_zone_scope: prd_focus, treatment_count_partial: false, "
                  "treatment_include_expanded: {low_carbon_city: false}, "
                  "policy_timing: {low_carbon_city: calendar_year}, spillover_universe: dim_city}")
-    env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(wh)}
-    dbt = Path(sys.executable).with_name("dbt")
-    run = subprocess.run([str(dbt), "run", "--select", "int_policies__cohorts+", "--exclude", "city_year_panel+",
-                          "--vars", variables, "--profiles-dir", str(DBT_DIR),
-                          "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
-                         cwd=DBT_DIR, env=env, capture_output=True, text=True)
+    run = scratch.dbt("run", "--select", "int_policies__cohorts+", "--exclude", "city_year_panel+", "--vars", variables)
     assert run.returncode == 0, run.stdout[-3000:]
 
     big = cohorts_from_panel(wh, BIGDATA)

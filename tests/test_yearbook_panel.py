@@ -8,10 +8,6 @@ yearbook gaps of the sample, so they are what the interpolation must fill (inter
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -19,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import query as q
+from scratch_warehouse import ScratchWarehouse
 from session_warehouse import E2E_CITIES, E2E_SEED, E2E_YEARS
 
 from dagster_project.config import DBT_DIR
@@ -94,11 +91,10 @@ def test_interpolation_fills_exactly_the_interior_planted_gaps(panel: pd.DataFra
     assert row["ln_fdi_usd"] == pytest.approx(np.log(row["fdi_usd_10k"]))
 
 
-def test_interpolation_respects_the_maximum_gap(built_warehouse: Path, tmp_path: Path) -> None:
+def test_interpolation_respects_the_maximum_gap(scratch: ScratchWarehouse) -> None:
     """Delete published cells on a copy (gaps of 1, 2 and 3 years, a leading and a trailing gap, a
     non-imputable column) and rebuild int_yearbook__filled with the default vars."""
-    wh = tmp_path / "panel.duckdb"
-    shutil.copy(built_warehouse, wh)
+    wh = scratch.path
     conn = duckdb.connect(str(wh))
     try:
         code = conn.execute("select min(city_code) from intermediate.int_yearbook__values").fetchone()[0]
@@ -119,11 +115,7 @@ def test_interpolation_respects_the_maximum_gap(built_warehouse: Path, tmp_path:
             [code]).df().set_index(["variable", "scope", "year"])["value"]
     finally:
         conn.close()
-    env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(wh)}
-    dbt = Path(sys.executable).with_name("dbt")
-    run = subprocess.run([str(dbt), "run", "--select", "int_yearbook__filled", "--target-path",
-                          str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
-                         cwd=DBT_DIR, env=env, capture_output=True, text=True)
+    run = scratch.dbt("run", "--select", "int_yearbook__filled")
     assert run.returncode == 0, run.stdout[-3000:]
     got = q(wh, f"select * from intermediate.int_yearbook__filled where city_code = '{code}'")
     got = got.set_index(["variable", "scope", "year"])
