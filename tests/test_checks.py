@@ -11,7 +11,6 @@ from dagster_project.assets.checks import make_gx_check
 from dagster_project.resources import Warehouse
 from dagster_project.warehouse import replace_raw_table
 from expectations.suites import ifr_robots
-from expectations.validate import validate
 
 
 def _ifr(installations: list[int]) -> pd.DataFrame:
@@ -21,6 +20,9 @@ def _ifr(installations: list[int]) -> pd.DataFrame:
 
 
 def test_suite_passes_and_fails() -> None:
+    # Imported here, not at collection: Great Expectations costs 3 s of CPU in every xdist worker otherwise.
+    from expectations.validate import validate
+
     assert validate(_ifr([1, 2, 3]), ifr_robots()).success
     bad = validate(_ifr([1, -2, 3]), ifr_robots())
     assert not bad.success

@@ -29,22 +29,30 @@ def test_settings_defaults_and_relative_paths(monkeypatch: pytest.MonkeyPatch, t
     assert s.raw_dir == tmp_path
 
 
-def test_sample_command_is_byte_deterministic(tmp_path: Path) -> None:
-    args = ["--cities", "12", "--years", "2010-2013", "--seed", "3"]
-    assert cli.main(["sample", *args, "--out", str(tmp_path / "a")]) == 0
-    assert cli.main(["sample", *args, "--out", str(tmp_path / "b")]) == 0
-    da, db = _digest(tmp_path / "a"), _digest(tmp_path / "b")
+SAMPLE_ARGS = ["--cities", "12", "--years", "2010-2013", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def cli_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `carbonpanel sample` writes for 12 cities, 2010-2013, seed 3 (made once for the two tests below)."""
+    out = tmp_path_factory.mktemp("cli_sample")
+    assert cli.main(["sample", *SAMPLE_ARGS, "--out", str(out)]) == 0
+    return out
+
+
+def test_sample_command_is_byte_deterministic(cli_sample: Path, tmp_path: Path) -> None:
+    assert cli.main(["sample", *SAMPLE_ARGS, "--out", str(tmp_path / "b")]) == 0
+    da, db = _digest(cli_sample), _digest(tmp_path / "b")
     assert da == db and len(da) > 10
     assert cli.main(["sample", "--cities", "12", "--years", "2010-2013", "--seed", "4",
                      "--out", str(tmp_path / "c")]) == 0
     assert _digest(tmp_path / "c") != da
 
 
-def test_sample_writes_documented_layout(tmp_path: Path) -> None:
-    cli.main(["sample", "--cities", "8", "--years", "2011-2012", "--out", str(tmp_path)])
+def test_sample_writes_documented_layout(cli_sample: Path) -> None:
     for sub in ("yearbook", "ceads/city", "ceads/provincial", "ceads/county", "ifr", "nightlights/dmsp",
                 "nightlights/viirs", "boundaries"):
-        assert any((tmp_path / sub).iterdir()), sub
+        assert any((cli_sample / sub).iterdir()), sub
 
 
 def test_years_argument_validation() -> None:
