@@ -45,9 +45,8 @@ run: $(STAMP)
 
 # One worker per core (pytest-xdist). The workers share one session sample and build, started in the
 # background when the session begins (tests/session_warehouse.py); every build keeps its dbt target
-# folder beside its warehouse, so builds running at once never share state. The tests are handed out in
-# the order tests/conftest.py sorts them (by when their inputs are ready, long rebuilds first), a few at
-# a time, with the tests that share a module fixture kept on one worker (`xdist_group`).
+# folder beside its warehouse, so builds running at once never share state. The tests are handed out one
+# at a time in the order tests/conftest.py sorts them (by when their inputs are ready, long rebuilds first).
 test: $(STAMP) $(MANIFEST)
 	$(BIN)/pytest -n auto --dist loadgroup --no-loadscope-reorder
 

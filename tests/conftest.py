@@ -40,7 +40,6 @@ def _phase(item: pytest.Item) -> int:
     return 1 if "sample_dir" in getattr(item, "fixturenames", ()) else 0
 
 
-@pytest.hookimpl(tryfirst=True)   # before xdist's own hook reads the xdist_group marks added here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Order the tests by when their session inputs are ready, and among those needing the build, rebuilds first.
 
@@ -49,17 +48,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     last, the long tests that rebuild or serve a copy start first and the millisecond reads fill in after
     them, so neither worker idles at the end while the other finishes a one-minute test.
 
-    `make test` distributes with `--dist loadgroup --no-loadscope-reorder`: in this order, one test at a
-    time, except that the tests of one module that need no build go to one worker together (their module
-    fixtures are then made once) and so do the tests marked with one `xdist_group` (a shared module-scoped
-    rebuild or server; a group is handed out where its first test comes, so it should not span two of the
-    three stages). Every worker sorts the same collection the same way (a stable sort), as xdist requires.
+    `make test` distributes with `--dist loadgroup --no-loadscope-reorder`: with no `xdist_group` marks
+    that hands the tests out one at a time in this order (a worker holds at most three queued), where the
+    default `load` sends chunks and can leave a long test queued behind another on a busy worker. Every
+    worker sorts the same collection the same way (a stable sort), as xdist requires.
     """
     items.sort(key=lambda item: (_phase(item), _phase(item) == 2 and not REBUILD_FIXTURES & set(item.fixturenames)))
-    for item in items:
-        if _phase(item) < 2 and not item.get_closest_marker("xdist_group"):
-            module = Path(item.nodeid.split("::")[0]).stem
-            item.add_marker(pytest.mark.xdist_group(module + ("+sample" if _phase(item) else "")))
 
 
 def query(path: Path, sql: str) -> pd.DataFrame:
@@ -101,6 +95,11 @@ def _session_build_in_background(request: pytest.FixtureRequest,
     if os.environ.get("PYTEST_XDIST_WORKER") and any(_needs_session_build(i) for i in request.session.items):
         root = _session_root(tmp_path_factory)
         proc = start_in_background(root, log=root.parent / "session-build.log")
+        if not (root / "build.done").exists():
+            # The build is on the critical path (every test of the last stage waits for it): the workers yield
+            # the CPU to it rather than share it three ways, so no core idles at the end of the build while
+            # a worker waits. The build process, started above (or by the other worker), keeps niceness 0.
+            os.nice(3)
     yield proc
     if proc is not None:
         proc.wait()

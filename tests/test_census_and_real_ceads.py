@@ -76,7 +76,6 @@ def real_ceads_warehouse(built_warehouse: Path, sample_dir: Path, shared_data: P
     return worker_scratch.move_to(tmp_path_factory.mktemp("wh_real"))
 
 
-@pytest.mark.xdist_group("real_ceads")   # one worker builds `real_ceads_warehouse` for the three
 def test_real_ceads_build_resolves_every_name(real_ceads_warehouse: Path) -> None:
     sql = "select distinct ceads_name from intermediate.int_emissions__ceads_city_resolved where city_code is null"
     unresolved = _q(real_ceads_warehouse, sql)
@@ -100,7 +99,6 @@ def test_real_ceads_build_resolves_every_name(real_ceads_warehouse: Path) -> Non
     assert published[2012] == 263 and published[2019] == 170
 
 
-@pytest.mark.xdist_group("real_ceads")   # one worker builds `real_ceads_warehouse` for the three
 def test_real_ceads_provincial_and_county(real_ceads_warehouse: Path) -> None:
     prov = _q(real_ceads_warehouse, "select year, count(*) n, sum(co2_industrial_mt) ind "
                                     "from intermediate.int_emissions__province_industrial_co2 group by year")
@@ -113,7 +111,6 @@ def test_real_ceads_provincial_and_county(real_ceads_warehouse: Path) -> None:
     assert 0.5 < recon["p50"][0] < 2.0
 
 
-@pytest.mark.xdist_group("real_ceads")   # one worker builds `real_ceads_warehouse` for the three
 def test_real_ceads_loads_without_quarantine(real_ceads_warehouse: Path) -> None:
     """The published workbooks load completely: no quarantined row, every raw table filled."""
     rejected = _q(real_ceads_warehouse, "select count(*) n from raw.rejected_rows where asset like 'ceads%'")

@@ -104,8 +104,6 @@ def _rebuild_without(chain: dict, where: str) -> tuple[pd.DataFrame, pd.DataFram
     return panel, coverage
 
 
-# The cases share the module's `chain` (a compiled copy of the warehouse): under xdist, one worker runs them all.
-@pytest.mark.xdist_group("yearbook_chain")
 @pytest.mark.parametrize("variable", VARIABLES)
 def test_panel_builds_without_each_yearbook_variable(chain: dict, variable: str) -> None:
     """With one variable absent from every file: the same panel columns and rows, that variable's columns
@@ -130,7 +128,6 @@ def test_panel_builds_without_each_yearbook_variable(chain: dict, variable: str)
     pd.testing.assert_frame_equal(panel[others], full[others])
 
 
-@pytest.mark.xdist_group("yearbook_chain")
 def test_panel_builds_from_vendor_panels_only(chain: dict) -> None:
     """Only the vendor panel's cells (every per-edition workbook removed): the panel keeps every
     dictionary column; variables the vendor file lacks are null with a zero-observed coverage row."""

@@ -21,9 +21,6 @@ from pathlib import Path
 
 import pytest
 
-# One webserver (a module fixture) for both tests: under xdist they run on one worker.
-pytestmark = pytest.mark.xdist_group("ui")
-
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
 MAIN_ASSETS = [["raw", "yearbook_indicators"], ["raw", "ceads_city_emissions"], ["raw", "ifr_robots"],
