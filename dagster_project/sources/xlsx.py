@@ -130,12 +130,15 @@ def _restore_stored(rows: list[list], data: bytes, temporal: set[tuple[int, int]
             if t in ("e", "d") or (i, j) in temporal:
                 text = c.findtext(v_tag)
                 value = text if text is None or t in ("e", "d") else _number(text)
-                while len(rows) <= i:
-                    rows.append([None] * len(rows[0]) if rows else [])
+                while len(rows) <= i:  # calamine's range holds these cells; this only guards the index
+                    rows.append([])
                 if j >= len(rows[i]):
                     rows[i].extend([None] * (j + 1 - len(rows[i])))
                 rows[i][j] = value
         el.clear()
+    width = max(map(len, rows), default=0)
+    for r in rows:
+        r.extend([None] * (width - len(r)))
 
 
 def _col_index(letters: str) -> int:
