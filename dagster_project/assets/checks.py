@@ -36,3 +36,5 @@ def make_gx_check(schema: str, table: str) -> dg.AssetChecksDefinition:
 
 
 gx_checks = [make_gx_check(schema, table) for schema, table in SUITES]
+# The assets a GX suite validates (a run that builds one of them will import GX).
+CHECKED_KEYS = frozenset(dg.AssetKey([schema, table]) for schema, table in SUITES)
