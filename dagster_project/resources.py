@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import PrivateAttr
 
+from dagster_project import dbt_runner
 from dagster_project.config import settings
 from dagster_project.event_store import tune_run_history
 from dagster_project.warehouse import Publication, connect
@@ -89,6 +90,7 @@ class Warehouse(dg.ConfigurableResource):
                 context.log.info("publishing the warehouse" if ok else
                                  f"not publishing: {'; '.join(failures[:5])}; the previous warehouse is unchanged")
         finally:
+            dbt_runner.discard(context.run_id or "")   # a dbt child started ahead that no step took
             pub.finish(success=ok)
 
     @property

@@ -370,7 +370,7 @@ def test_killed_build_leaves_no_dbt_process(scratch: ScratchWarehouse, sample_di
                 cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if int(stat[1]) == build.pid and "dbt" in cmdline and " build" in cmdline:
+            if int(stat[1]) == build.pid and "dagster_project.dbt_runner" in cmdline:
                 found.append(int(proc.name))
         return found
 

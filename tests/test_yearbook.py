@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 
 import dagster_project.sources.yearbook as yb
 from dagster_project.sample import yearbook as writer
 from dagster_project.sample.dgp import YEARBOOK_VARIABLES, simulate
-from dagster_project.sources import xlsx
 from dagster_project.sources.common import MissingSourceError, SourceFormatError
 from dagster_project.sources.yearbook import DICTIONARY_PATH, TIDY_COLUMNS, load_dictionary, read_yearbook
 
@@ -201,40 +199,6 @@ def test_writer_is_deterministic(truth, written: Path, tmp_path: Path) -> None:
 
     assert len(again) == len(YEARS) + 1
     assert digest(written) == digest(tmp_path / "yearbook")
-
-
-def _trimmed(rows: list[tuple]) -> list[tuple]:
-    """Rows without trailing empty cells, and without trailing empty rows."""
-    out = [tuple(r[: max((i + 1 for i, v in enumerate(r) if v is not None), default=0)]) for r in rows]
-    while out and not out[-1]:
-        out.pop()
-    return out
-
-
-def test_xlsx_fast_path_agrees_with_xml_parser_and_openpyxl(written: Path, tmp_path: Path) -> None:
-    book = written / "中国城市统计年鉴2013.xlsx"
-    fast = xlsx.read_xlsx(book)
-    with zipfile.ZipFile(book) as z:  # the general ElementTree path on the same sheets
-        tree = [
-            xlsx.sheet_rows_tree(z.read(f"xl/worksheets/sheet{i}.xml"), []) for i in range(1, len(fast) + 1)
-        ]
-    wb = load_workbook(book, read_only=True)  # an independent reference reader
-    ref = [(ws.title, [tuple(r) for r in ws.iter_rows(values_only=True)]) for ws in wb.worksheets]
-    wb.close()
-    assert [n for n, _ in fast] == [n for n, _ in ref]
-    for (_, a), b, (_, c) in zip(fast, tree, ref, strict=True):
-        assert _trimmed(a) == _trimmed(b) == _trimmed(c)
-    # A normal-mode workbook (shared strings, styles) goes the same way.
-    src = _book(
-        tmp_path / "中国城市统计年鉴2011.xlsx",
-        GDP_HEADER,
-        [["石家庄", "Shijiazhuang", 1.5, 2], ["唐&山", None, "x<y", True]],
-    )
-    wb = load_workbook(src, read_only=True)
-    assert _trimmed(xlsx.read_xlsx(src)[0][1]) == _trimmed(
-        [tuple(r) for r in wb.active.iter_rows(values_only=True)]
-    )
-    wb.close()
 
 
 # ----------------------------------------------------------------------------------- bad inputs

@@ -2,29 +2,26 @@
 
 The specs are built from `dbt/target/manifest.json` with the standard library only: dagster-dbt pulls
 in dbt-core at import (about 2.5 s), which every CLI call, test and UI code-server load would pay.
-Execution runs `dbt build` as a child process that dies with its parent (no orphaned dbt writing on
-after a killed build), reads `run_results.json` and reports one materialization per model or seed and
-one check result per dbt test.
+Execution runs `dbt build` in a child process that dies with its parent (no orphaned dbt writing on
+after a killed build; `dagster_project.dbt_runner`, usually started and parsed while ingestion ran),
+reads `run_results.json` and reports one materialization per model or seed and one check result per
+dbt test.
 """
 
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from dagster_project.config import DBT_DIR
+from dagster_project import dbt_runner
 from dagster_project.console import tool_output
 from dagster_project.metadata import Catalog, table_metadata
-from dagster_project.project import dbt_executable, dbt_target_path, require_manifest
+from dagster_project.project import dbt_target_path, require_manifest
 from dagster_project.resources import Warehouse
 
 # Groups read like the research design: the source a model or seed belongs to, or the topic of its
@@ -103,40 +100,8 @@ def build_specs(manifest: dict[str, Any]) -> tuple[list[dg.AssetSpec], list[dg.A
     return specs, checks, lookup
 
 
-def _die_with_parent() -> None:
-    """In the dbt child: receive SIGTERM when the build process dies, even when it is killed with SIGKILL."""
-    import ctypes
-
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
-
-
-def run_dbt(args: list[str], *, warehouse: str, on_line: Callable[[str], None]) -> tuple[int, list[str]]:
-    """Run dbt with the warehouse path in its environment; pass each output line to `on_line`; return code and lines."""
-    env = {**os.environ, "CARBONPANEL_WAREHOUSE": warehouse, "DBT_USE_COLORS": "false",
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    proc = subprocess.Popen([dbt_executable(), *args, "--profiles-dir", ".", "--project-dir", "."], cwd=DBT_DIR,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
-    lines = []
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip()
-            lines.append(line)
-            on_line(line)
-        return proc.wait(), lines
-    finally:
-        # A cancelled or failed step must not leave dbt writing on (the warehouse would change after the run).
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
 SPECS, CHECK_SPECS, LOOKUP = build_specs(load_manifest())
+DBT_KEYS = frozenset(LOOKUP["nodes"])
 
 
 @dg.multi_asset(specs=SPECS, check_specs=CHECK_SPECS, can_subset=True, name="carbon_panel_dbt",
@@ -156,8 +121,9 @@ def carbon_panel_dbt(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     target = dbt_target_path(Path(warehouse.path))
     results_path = target / "run_results.json"
     results_path.unlink(missing_ok=True)      # never report a previous build's results
-    code, lines = run_dbt([*args, "--target-path", str(target), "--log-path", str(target / "logs")],
-                          warehouse=warehouse.active_path, on_line=tool_output)
+    # The child was usually started when ingestion began (dbt imported and the project parsed by now).
+    dbt = dbt_runner.take(context.run_id, warehouse=warehouse.active_path, target=target)
+    code, lines = dbt.run(args, on_line=tool_output)
     results = json.loads(results_path.read_text(encoding="utf-8"))["results"] if results_path.exists() else []
     by_uid = {r["unique_id"]: r for r in results}
     failures = [f"{r['unique_id']}: {r['status']}: {(r.get('message') or '').strip()}" for r in results

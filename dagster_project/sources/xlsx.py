@@ -1,37 +1,41 @@
-"""Fast reading of .xlsx workbooks as openpyxl's `values_only` rows, straight from the sheet XML.
+"""Reading .xlsx workbooks as openpyxl's `values_only` rows, parsed by calamine (Rust) instead of Python.
 
-openpyxl's read-only mode costs about 10 µs a cell, too slow for 19 yearbook editions x 340 cities x 80
-columns or 19 CEADs provincial workbooks x 30 sheets; this reads the sheet XML directly (a regex fast
-path for plain SpreadsheetML, ElementTree otherwise). Dates stay serial numbers; formulas give their
-cached values. A truncated or corrupt file raises `SourceFormatError` naming the file (and sheet).
+Rows run from row 1 and column A to the last used row and column (every row as wide as the sheet, None
+where a cell is empty). Numbers are int when integral and below 1e16 in magnitude (how Excel and openpyxl
+write them: no fraction, no exponent), float otherwise; empty text is None; formulas give their cached
+values. Dates stay the serial numbers stored in the file, error cells their code (`#N/A`), ISO-date cells
+their text: calamine turns the first into date objects and the other two into empty cells, so the sheets
+holding them are read again in Python for those cells (publisher tables almost never have them).
+A truncated or corrupt file raises `SourceFormatError` naming the file (and the sheet when known).
 """
 
 from __future__ import annotations
 
-import html
+import datetime as dt
 import io
 import re
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
+
+from python_calamine import CalamineError, CalamineWorkbook
 
 from dagster_project.sources.common import SourceFormatError
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_BROKEN = (zipfile.BadZipFile, KeyError, EOFError, OSError, ValueError, zlib.error, ET.ParseError)
-# Fast path for plain SpreadsheetML (default namespace, double-quoted attributes: Excel, openpyxl, WPS):
-# regular expressions over the sheet text are ~2.5x faster than any per-element XML parser here.
-_ROW_RE = re.compile(r"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
-_CELL_RE = re.compile(r"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
-_REF_RE = re.compile(r'\br="([A-Z]+)')
-_ROWNUM_RE = re.compile(r'\br="(\d+)"')
-_TYPE_RE = re.compile(r'\bt="(\w+)"')
-_V_RE = re.compile(r"<v>([^<]*)</v>")
-_INLINE_T_RE = re.compile(r"<t(?:\s[^>]*)?>([^<]*)</t>")
+_BROKEN = (zipfile.BadZipFile, KeyError, EOFError, OSError, ValueError, zlib.error, ET.ParseError, CalamineError)
+# Cells calamine cannot give as stored: errors (t="e") and ISO dates (t="d"), in any attribute quoting.
+# The pattern starts with a literal so the search skips ahead quickly; `_has_raw_cells` checks the `\s`.
+_RAW_TYPE_RE = re.compile(rb"""t\s*=\s*["'][ed]["']""")
+# What calamine makes of numbers in a date or duration format (datetime is a subclass of date).
+_TEMPORAL = (dt.date, dt.time, dt.timedelta)
+# Integral numbers below this are written without fraction or exponent by Excel and openpyxl (repr).
+_INT_LIMIT = 1e16
 
 
 def broken_workbook(path: Path, exc: Exception, sheet: str | None = None) -> SourceFormatError:
@@ -47,9 +51,8 @@ def broken_workbook(path: Path, exc: Exception, sheet: str | None = None) -> Sou
 def read_xlsx(path: Path) -> list[tuple[str, list[tuple]]]:
     """Return [(sheet name, rows as value tuples from row 1)] of an .xlsx, like openpyxl's values_only.
 
-    openpyxl's read-only mode costs ~10 µs a cell, too slow for 19 editions x 340 cities x 80 columns;
-    this reads the sheet XML directly (regex fast path for plain files, ElementTree otherwise). Dates
-    stay serial numbers (no yearbook table holds dates); formulas give their cached values.
+    Worksheets come in workbook order, hidden ones included; chartsheets and dialogs hold no cells and
+    are left out. See the module docstring for how values are typed.
     """
     if path.suffix.lower() == ".xls":
         raise SourceFormatError(
@@ -57,40 +60,85 @@ def read_xlsx(path: Path) -> list[tuple[str, list[tuple]]]:
             "legacy .xls workbooks cannot be read",
             expected="an .xlsx workbook (unlock and re-save the CNKI download as .xlsx)",
         )
+    sheet = None
     try:
         with zipfile.ZipFile(path) as z:
-            book = ET.fromstring(z.read("xl/workbook.xml"))
-            rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-            targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL}Relationship")}
-            shared = (
-                [_si_text(si) for si in ET.fromstring(z.read("xl/sharedStrings.xml")).iter(f"{_MAIN}si")]
-                if "xl/sharedStrings.xml" in z.namelist()
-                else []
-            )
-            out = []
-            for sh in book.iter(f"{_MAIN}sheet"):
-                name, target = sh.get("name"), targets.get(sh.get(f"{_REL}id"), "")
-                part = target.lstrip("/") if target.startswith("/") else "xl/" + target
-                if "worksheets/" not in part:
-                    continue  # chartsheets and dialogs hold no cells
-                try:
-                    out.append((name, _sheet_rows(z.read(part), shared)))
-                except _BROKEN as exc:
-                    raise broken_workbook(path, exc, sheet=name) from exc
-            return out
+            # The sheet XML is only searched for the cells calamine cannot give as stored (cheap next to
+            # parsing it); reading it first also names the sheet whose compressed part is damaged.
+            xml = {}
+            for sheet, part in _worksheet_parts(z).items():
+                xml[sheet] = z.read(part)
+            sheet = None
+        out = []
+        with CalamineWorkbook.from_path(str(path)) as book:
+            for sheet, data in xml.items():
+                out.append((sheet, _rows(book.get_sheet_by_name(sheet).to_python(skip_empty_area=False), data)))
     except _BROKEN as exc:
-        raise broken_workbook(path, exc) from exc
+        raise broken_workbook(path, exc, sheet=sheet) from exc
+    return out
 
 
-def _si_text(si: ET.Element) -> str:
-    """Return the text of a shared or inline string (rich-text runs joined, phonetic runs left out)."""
-    parts = []
-    for ch in si:
-        if ch.tag == f"{_MAIN}t":
-            parts.append(ch.text or "")
-        elif ch.tag == f"{_MAIN}r":
-            parts.append(ch.findtext(f"{_MAIN}t") or "")
-    return "".join(parts)
+def _worksheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+    """Return {sheet name: zip part} of a workbook's worksheets, in workbook order."""
+    book = ET.fromstring(z.read("xl/workbook.xml"))
+    rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL}Relationship")}
+    parts = {}
+    for sh in book.iter(f"{_MAIN}sheet"):
+        target = targets.get(sh.get(f"{_REL}id"), "")
+        part = target.lstrip("/") if target.startswith("/") else "xl/" + target
+        if "worksheets/" in part:  # chartsheets and dialogs hold no cells
+            parts[sh.get("name")] = part
+    return parts
+
+
+def _rows(grid: list[list], data: bytes) -> list[tuple]:
+    """Turn calamine's rows into value tuples, taking from the XML the cells calamine changes."""
+    # One pass in comprehension form: this runs for every cell of every workbook.
+    rows = [
+        [(int(v) if v.is_integer() and -_INT_LIMIT < v < _INT_LIMIT else v) if v.__class__ is float
+         else None if v == "" else v for v in r]
+        for r in grid
+    ]
+    temporal: set[tuple[int, int]] = set()
+    if any(issubclass(k, _TEMPORAL) for k in set(map(type, chain.from_iterable(rows)))):
+        temporal = {(i, j) for i, r in enumerate(rows) for j, v in enumerate(r) if isinstance(v, _TEMPORAL)}
+    if temporal or _has_raw_cells(data):
+        _restore_stored(rows, data, temporal)
+    return [tuple(r) for r in rows]
+
+
+def _has_raw_cells(data: bytes) -> bool:
+    """Whether a worksheet's XML holds error or ISO-date cells (a `t` attribute of "e" or "d")."""
+    return any(data[m.start() - 1: m.start()].isspace() for m in _RAW_TYPE_RE.finditer(data))
+
+
+def _restore_stored(rows: list[list], data: bytes, temporal: set[tuple[int, int]]) -> None:
+    """Put back the stored value of error, ISO-date and date-formatted cells (positions in `temporal`)."""
+    row_tag, v_tag = f"{_MAIN}row", f"{_MAIN}v"
+    i = -1
+    for _, el in ET.iterparse(io.BytesIO(data), events=("end",)):
+        if el.tag != row_tag:
+            continue
+        r = el.get("r")
+        i = int(r) - 1 if r is not None else i + 1
+        j = -1
+        for c in el:
+            ref = c.get("r")
+            j = _col_index(ref.rstrip("0123456789")) if ref is not None else j + 1
+            t = c.get("t")
+            if t in ("e", "d") or (i, j) in temporal:
+                text = c.findtext(v_tag)
+                value = text if text is None or t in ("e", "d") else _number(text)
+                while len(rows) <= i:  # calamine's range holds these cells; this only guards the index
+                    rows.append([])
+                if j >= len(rows[i]):
+                    rows[i].extend([None] * (j + 1 - len(rows[i])))
+                rows[i][j] = value
+        el.clear()
+    width = max(map(len, rows), default=0)
+    for r in rows:
+        r.extend([None] * (width - len(r)))
 
 
 def _col_index(letters: str) -> int:
@@ -102,89 +150,8 @@ def _col_index(letters: str) -> int:
 
 
 def _number(text: str) -> int | float:
-    """Return a cell number as int when it is written without a fraction or exponent."""
+    """Return a stored number as int when it is written without a fraction or exponent."""
     return float(text) if "." in text or "E" in text or "e" in text else int(text)
-
-
-def _sheet_rows(data: bytes, shared: list[str]) -> list[tuple]:
-    """Parse one worksheet part into value tuples (row 1 first), padding skipped rows and cells with None."""
-    xml = data.decode("utf-8")
-    if "<sheetData" not in xml or "r='" in xml or "<rPh" in xml or "CDATA" in xml:
-        return sheet_rows_tree(data, shared)  # prefixed namespaces, single quotes, phonetics: parse properly
-    if not xml.rstrip().endswith("</worksheet>"):
-        raise ValueError("the sheet XML ends early")
-    rows: list[tuple] = []
-    cols: dict[str, int] = {}
-    for attrs, body in _ROW_RE.findall(xml):
-        m = _ROWNUM_RE.search(attrs)
-        while m is not None and len(rows) < int(m.group(1)) - 1:
-            rows.append(())
-        vals: list[object] = []
-        for cattrs, inner in _CELL_RE.findall(body) if body else ():
-            m = _REF_RE.search(cattrs)
-            if m is not None:
-                j = cols.get(m.group(1))
-                if j is None:
-                    j = cols[m.group(1)] = _col_index(m.group(1))
-                if j > len(vals):
-                    vals.extend([None] * (j - len(vals)))
-            m = _TYPE_RE.search(cattrs)
-            t = m.group(1) if m is not None else None
-            if t == "inlineStr":
-                vals.append(html.unescape("".join(_INLINE_T_RE.findall(inner))))
-                continue
-            m = _V_RE.search(inner) if inner else None
-            if m is None:
-                vals.append(None)
-            elif t is None or t == "n":
-                vals.append(_number(m.group(1)))
-            else:
-                vals.append(_typed_text(t, html.unescape(m.group(1)), shared))
-        rows.append(tuple(vals))
-    return rows
-
-
-def _typed_text(t: str, text: str, shared: list[str]) -> object:
-    """Return the value of a non-numeric cell: shared string, boolean, or the text itself."""
-    if t == "s":
-        return shared[int(text)]
-    if t == "b":
-        return text == "1"
-    return text  # "str" (formula text), "e" (error such as #N/A), "d" (ISO date)
-
-
-def sheet_rows_tree(data: bytes, shared: list[str]) -> list[tuple]:
-    """Parse a worksheet with ElementTree (any namespace prefixes and quoting), the slow general path."""
-    rows: list[tuple] = []
-    row_tag, v_tag, is_tag = f"{_MAIN}row", f"{_MAIN}v", f"{_MAIN}is"
-    for _, el in ET.iterparse(io.BytesIO(data), events=("end",)):
-        if el.tag != row_tag:
-            continue
-        r = el.get("r")
-        while r is not None and len(rows) < int(r) - 1:
-            rows.append(())
-        vals: list[object] = []
-        for c in el:
-            ref = c.get("r")
-            if ref is not None:
-                j = _col_index(ref.rstrip("0123456789"))
-                if j > len(vals):
-                    vals.extend([None] * (j - len(vals)))
-            t = c.get("t")
-            if t == "inlineStr":
-                node = c.find(is_tag)
-                vals.append(None if node is None else _si_text(node))
-                continue
-            text = c.findtext(v_tag)
-            if text is None:
-                vals.append(None)
-            elif t is None or t == "n":
-                vals.append(_number(text))
-            else:
-                vals.append(_typed_text(t, text, shared))
-        rows.append(tuple(vals))
-        el.clear()
-    return rows
 
 
 class Sheet:
