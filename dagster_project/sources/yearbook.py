@@ -709,7 +709,21 @@ def _text(v: object) -> str:
 
 def _name(v: object) -> str:
     """Return a city/province cell without any whitespace (the yearbook pads names: `北　京`)."""
-    return "" if v is None else _WS.sub("", unicodedata.normalize("NFKC", str(v)))
+    if v is None:
+        return ""
+    return _name_text(v) if isinstance(v, str) else _WS.sub("", unicodedata.normalize("NFKC", str(v)))
+
+
+@lru_cache(maxsize=16384)
+def _name_text(v: str) -> str:
+    """`_name` of a text cell, cached: the same few hundred names recur in every table of every edition."""
+    return _WS.sub("", unicodedata.normalize("NFKC", v))
+
+
+def _has_text(r: tuple, columns: list[int]) -> bool:
+    """Say whether any of the columns of a row holds anything (as `_text(cell) != ""`, numbers first)."""
+    n = len(r)
+    return any(c < n and ((v := r[c]).__class__ in (int, float) or _text(v) != "") for c in columns)
 
 
 def _read_edition(path: Path, edition: int, d: Dictionary, rejects: Rejects, pool: StringPool) -> list[Cells]:
@@ -872,7 +886,7 @@ def _read_table_block(
     while i < len(rows):
         r = rows[i]
         name = _name(r[cc]) if cc < len(r) else ""
-        has_values = any(nonblank(r, c) for c in value_cols)
+        has_values = _has_text(r, value_cols)
         if in_notes or (name and name.startswith(d.footnote_prefixes)):
             in_notes = True
             if name or has_values:
