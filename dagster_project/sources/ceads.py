@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
@@ -35,6 +36,7 @@ from dagster_project.sources.common import (
     SourceFormatError,
     require_files,
 )
+from dagster_project.sources.frames import StringPool
 from dagster_project.sources.xlsx import Workbook
 
 SOURCE = "ceads"
@@ -384,7 +386,8 @@ def read_provincial_inventories(folder: Path, *, strict: bool = False) -> LoadRe
     """
     files = require_files(folder, "*.xlsx", PROVINCIAL_EXPECTED)
     rejects = Rejects(SOURCE)
-    records: list[dict] = []
+    pool = StringPool()
+    sheets: list[_SheetCells] = []
     years_seen: dict[int, Path] = {}
     for path in files:
         match = PROVINCIAL_FILE_RE.match(path.name)
@@ -395,16 +398,53 @@ def read_provincial_inventories(folder: Path, *, strict: bool = False) -> LoadRe
         if year in years_seen:
             raise SourceFormatError(path, f"second workbook for {year} (also {years_seen[year].name})")
         years_seen[year] = path
-        records += _read_provincial_file(path, year, rejects, strict)
-    table = _frame(records, PROVINCIAL_COLUMNS, {
-        "province_en": "string", "year": "int64", "sector_raw": "string", "sector": "string",
-        "fuel_raw": "string", "fuel": "string", "kind": "string", "is_total_row": "bool",
-        "is_total_col": "bool", "co2_mt": "float64", "layout": "string", "source_file": "string",
-        "sheet": "string", "row": "int64", "column": "string"})
-    return LoadResult(table=table, rejected=rejects.frame(), files=files)
+        sheets += _read_provincial_file(path, year, rejects, strict, pool)
+    return LoadResult(table=_provincial_table(sheets, pool), rejected=rejects.frame(), files=files)
 
 
-def _read_provincial_file(path: Path, year: int, rejects: Rejects, strict: bool) -> list[dict]:
+@dataclass(frozen=True)
+class _SheetCells:
+    """The kept cells of one province sheet, row-major, as positions into its row and column labels."""
+
+    year: int
+    strings: dict[str, int]  # province_en, layout, source_file, sheet codes (one per sheet)
+    row_no: np.ndarray  # per sheet row: its 1-based row number
+    row_codes: dict[str, np.ndarray]  # sector_raw, sector codes per sheet row
+    row_total: np.ndarray  # per sheet row: the total row?
+    col_codes: dict[str, np.ndarray]  # fuel_raw, fuel, kind, column codes per fuel column
+    col_total: np.ndarray  # per fuel column: the Scope 1 Total column?
+    ri: np.ndarray  # per cell: index of its row
+    ci: np.ndarray  # per cell: index of its column
+    co2: np.ndarray  # per cell: Mt CO2
+
+
+def _provincial_table(sheets: list[_SheetCells], pool: StringPool) -> pd.DataFrame:
+    """Assemble the sheets' cells into the provincial table (column order and dtypes of PROVINCIAL_COLUMNS)."""
+
+    def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        """Concatenate per-sheet arrays (an empty typed array when there are none)."""
+        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
+
+    n = [len(s.co2) for s in sheets]
+    codes: dict[str, np.ndarray] = {}
+    for key in ("province_en", "layout", "source_file", "sheet"):
+        codes[key] = np.repeat(np.asarray([s.strings[key] for s in sheets], dtype=np.int32), n)
+    for key in ("sector_raw", "sector"):
+        codes[key] = cat([s.row_codes[key][s.ri] for s in sheets], np.int32)
+    for key in ("fuel_raw", "fuel", "kind", "column"):
+        codes[key] = cat([s.col_codes[key][s.ci] for s in sheets], np.int32)
+    out = {
+        "year": np.repeat(np.asarray([s.year for s in sheets], dtype=np.int64), n),
+        "is_total_row": cat([s.row_total[s.ri] for s in sheets], np.bool_),
+        "is_total_col": cat([s.col_total[s.ci] for s in sheets], np.bool_),
+        "co2_mt": cat([s.co2 for s in sheets], np.float64),
+        "row": cat([s.row_no[s.ri] for s in sheets], np.int64),
+    }
+    return pd.DataFrame({c: pool.column(codes[c]) if c in codes else out[c] for c in PROVINCIAL_COLUMNS})
+
+
+def _read_provincial_file(path: Path, year: int, rejects: Rejects, strict: bool,
+                          pool: StringPool) -> list[_SheetCells]:
     """Read one yearly workbook: check NOTE's year and unit, then every province sheet."""
     wb = _open(path)
     try:
@@ -413,7 +453,7 @@ def _read_provincial_file(path: Path, year: int, rejects: Rejects, strict: bool)
         sheets = [name for name in wb.sheetnames if name != NOTE_SHEET]
         if not sheets:
             raise SourceFormatError(path, "no province sheets", expected="sheets named <Province><year>")
-        out: list[dict] = []
+        out: list[_SheetCells] = []
         provinces: dict[str, str] = {}
         for name in sheets:
             # Re-issued files vary the spelling (`InnerMongolia2019`, `Inner mongolia2015`): letters and
@@ -434,7 +474,7 @@ def _read_provincial_file(path: Path, year: int, rejects: Rejects, strict: bool)
                 raise SourceFormatError(path, f"province {province} appears twice", sheet=name)
             provinces[province] = name
             ws = _sheet(path, wb, name, "a province sheet")
-            out += _read_province_sheet(path, ws, province, year, rejects, strict)
+            out.append(_read_province_sheet(path, ws, province, year, rejects, strict, pool))
         return out
     finally:
         wb.close()
@@ -462,7 +502,7 @@ def _check_provincial_note(path: Path, note: object, year: int) -> None:
 
 
 def _read_province_sheet(path: Path, ws: object, province: str, year: int, rejects: Rejects,
-                         strict: bool) -> list[dict]:
+                         strict: bool, pool: StringPool) -> _SheetCells:
     """Parse one province sheet into long records and check its stated totals."""
     sectors, fuels = _vocabularies()
     sheet = ws.title
@@ -517,8 +557,12 @@ def _read_province_sheet(path: Path, ws: object, province: str, year: int, rejec
         raise SourceFormatError(path, "no single Scope 1 Total column", sheet=sheet, row=1,
                                 expected="exactly one 'Scope 1 Total' / 'Scope_1_Total' column")
 
-    records: list[dict] = []
+    # Sector labels first: the cells below never raise, so this finds the same first error as a
+    # row-by-row pass would.
     sector_rows: dict[str, int] = {}
+    body: list[int] = []  # indices into `rows` of the labelled rows
+    row_raw: list[str] = []
+    row_sector: list[str] = []
     for i, row in enumerate(rows[2:], start=3):
         raw_label = row[0] if row else None
         label = _text(raw_label)
@@ -536,55 +580,102 @@ def _read_province_sheet(path: Path, ws: object, province: str, year: int, rejec
             raise SourceFormatError(path, f"sector {label!r} appears twice (first in row {first})",
                                     sheet=sheet, row=i, column="A")
         sector_rows[voc.code] = i
-        for j, (fuel_raw, fvoc) in columns.items():
-            value = row[j] if j < len(row) else None
-            if _is_blank(value):
-                continue
-            col = get_column_letter(j + 1)
-            co2 = _number(value)
-            if (reason := _bad_value(co2)) is not None:
-                rejects.add(path.name, reason, sheet=sheet, row=i, column=col, value=value)
-                continue
-            records.append({
-                "province_en": province, "year": year, "sector_raw": str(raw_label), "sector": voc.code,
-                "fuel_raw": fuel_raw, "fuel": fvoc.code, "kind": fvoc.kind,
-                "is_total_row": voc.code == "total", "is_total_col": fvoc.kind == "total", "co2_mt": co2,
-                "layout": layout, "source_file": path.name, "sheet": sheet, "row": i, "column": col})
+        body.append(i - 1)
+        row_raw.append(str(raw_label))
+        row_sector.append(voc.code)
     if "total" not in sector_rows:
         raise SourceFormatError(path, "no total row", sheet=sheet, column="A",
                                 expected="a 'Total Consumption' / 'TotalEmissions' row")
-    return _check_province_totals(path, sheet, records, rejects, strict)
+
+    # The cells of labelled rows x fuel columns, row-major (the order the table keeps).
+    col_js = list(columns)
+    letters = [get_column_letter(j + 1) for j in col_js]
+    width = max(col_js) + 1
+    grid = np.empty((len(body), width), dtype=object)
+    for k, i in enumerate(body):
+        r = rows[i]
+        grid[k, : min(len(r), width)] = r[:width]
+    cells = grid[:, col_js].ravel()
+    blank, co2 = _parse_cells(cells)
+    n_cols = len(col_js)
+    bad = ~blank & (np.isnan(co2) | (co2 < 0))
+    for k in np.flatnonzero(bad).tolist():
+        reason = _bad_value(None if math.isnan(co2[k]) else float(co2[k]))
+        rejects.add(path.name, reason, sheet=sheet, row=body[k // n_cols] + 1, column=letters[k % n_cols],
+                    value=cells[k])
+    kept = np.flatnonzero(~blank & ~bad)
+    ri, ci = kept // n_cols, kept % n_cols
+    row_total = np.asarray([s == "total" for s in row_sector], dtype=bool)
+    col_total = np.asarray([columns[j][1].kind == "total" for j in col_js], dtype=bool)
+    col_part = np.asarray([columns[j][1].kind in SCOPE1_PART_KINDS for j in col_js], dtype=bool)
+    row_no = np.asarray(body, dtype=np.int64) + 1
+    keep = _check_province_totals(path, sheet, row_no, letters, row_total, col_total, col_part, ri, ci,
+                                  co2[kept], rejects, strict)
+    return _SheetCells(
+        year=year,
+        strings={"province_en": pool.code(province), "layout": pool.code(layout),
+                 "source_file": pool.code(path.name), "sheet": pool.code(sheet)},
+        row_no=row_no,
+        row_codes={"sector_raw": pool.codes(row_raw), "sector": pool.codes(row_sector)},
+        row_total=row_total,
+        col_codes={"fuel_raw": pool.codes(columns[j][0] for j in col_js),
+                   "fuel": pool.codes(columns[j][1].code for j in col_js),
+                   "kind": pool.codes(columns[j][1].kind for j in col_js),
+                   "column": pool.codes(letters)},
+        col_total=col_total,
+        ri=ri[keep],
+        ci=ci[keep],
+        co2=co2[kept][keep],
+    )
 
 
-def _check_province_totals(path: Path, sheet: str, records: list[dict], rejects: Rejects,
-                           strict: bool) -> list[dict]:
-    """Compare each stated total with its parts (row: Scope 1 = fossil+other+process; column: Σ sectors)."""
-    row_parts: dict[int, float] = {}
-    col_parts: dict[str, float] = {}
-    for r in records:
-        if not r["is_total_col"] and r["kind"] in SCOPE1_PART_KINDS:
-            row_parts[r["row"]] = row_parts.get(r["row"], 0.0) + r["co2_mt"]
-        if not r["is_total_row"]:
-            col_parts[r["column"]] = col_parts.get(r["column"], 0.0) + r["co2_mt"]
-    bad: set[tuple[int, str]] = set()
-    for r in records:
+def _parse_cells(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (blank, Mt CO2) of emission cells, as `_is_blank` and `_number` (NaN where it gives None)."""
+    values = cells.tolist()
+    blank = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    if set(map(type, values)) <= {float, int, type(None)}:
+        # Plain numbers and empty cells (nearly every sheet): numpy converts them as float() does.
+        co2 = cells.astype(np.float64)
+        co2[~np.isfinite(co2)] = np.nan
+        return blank, co2
+    blank = np.fromiter(map(_is_blank, values), dtype=bool, count=len(values))
+    co2 = np.fromiter((math.nan if (x := _number(v)) is None else x for v in values), dtype=np.float64,
+                      count=len(values))
+    return blank, co2
+
+
+def _check_province_totals(path: Path, sheet: str, row_no: np.ndarray, letters: list[str],
+                           row_total: np.ndarray, col_total: np.ndarray, col_part: np.ndarray,
+                           ri: np.ndarray, ci: np.ndarray, co2: np.ndarray, rejects: Rejects,
+                           strict: bool) -> np.ndarray:
+    """Compare each stated total with its parts (row: Scope 1 = fossil+other+process; column: Σ sectors).
+
+    Cells are given by row index `ri` and column index `ci` (row-major); returns which cells to keep.
+    """
+    # bincount adds the weights one by one in cell order, as a running Python sum would (same float).
+    m = ~col_total[ci] & col_part[ci]
+    row_parts = np.bincount(ri[m], weights=co2[m], minlength=len(row_no))
+    m = ~row_total[ri]
+    col_parts = np.bincount(ci[m], weights=co2[m], minlength=len(letters))
+    keep = np.ones(len(co2), dtype=bool)
+    for k in np.flatnonzero(col_total[ci] | row_total[ri]).tolist():
+        value, row, column = float(co2[k]), int(row_no[ri[k]]), letters[ci[k]]
         checks = []
-        if r["is_total_col"]:
-            checks.append(("the Scope 1 parts of its row", row_parts.get(r["row"], 0.0)))
-        if r["is_total_row"]:
-            checks.append(("the sectors of its column", col_parts.get(r["column"], 0.0)))
+        if col_total[ci[k]]:
+            checks.append(("the Scope 1 parts of its row", float(row_parts[ri[k]])))
+        if row_total[ri[k]]:
+            checks.append(("the sectors of its column", float(col_parts[ci[k]])))
         for what, parts in checks:
-            if _close(r["co2_mt"], parts, rtol=TOTAL_RTOL, atol=TOTAL_ATOL_MT):
+            if _close(value, parts, rtol=TOTAL_RTOL, atol=TOTAL_ATOL_MT):
                 continue
-            problem = (f"stated total {r['co2_mt']!r} differs from the sum of {what} ({parts!r}) by "
-                       f"{r['co2_mt'] - parts:.6g} Mt")
+            problem = (f"stated total {value!r} differs from the sum of {what} ({parts!r}) by "
+                       f"{value - parts:.6g} Mt")
             if strict:
                 tol = f"agreement within {TOTAL_ATOL_MT:g} Mt + {TOTAL_RTOL:g} relative"
-                raise SourceFormatError(path, problem, sheet=sheet, row=r["row"], column=r["column"],
-                                        expected=tol)
-            rejects.add(path.name, problem, sheet=sheet, row=r["row"], column=r["column"], value=r["co2_mt"])
-            bad.add((r["row"], r["column"]))
-    return [r for r in records if (r["row"], r["column"]) not in bad]
+                raise SourceFormatError(path, problem, sheet=sheet, row=row, column=column, expected=tol)
+            rejects.add(path.name, problem, sheet=sheet, row=row, column=column, value=value)
+            keep[k] = False
+    return keep
 
 
 # ------------------------------------------------------------------ county CO2

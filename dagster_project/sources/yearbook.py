@@ -33,11 +33,10 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +50,7 @@ from dagster_project.sources.common import (
     SourceFormatError,
     require_dir,
 )
+from dagster_project.sources.frames import NO_STRING, StringPool, string_column
 from dagster_project.sources.names import ended_units
 from dagster_project.sources.xlsx import read_xlsx
 
@@ -510,18 +510,62 @@ def round_significant(x: np.ndarray, digits: int = 12) -> np.ndarray:
     return out
 
 
-def _to_values(frame: pd.DataFrame, d: Dictionary, rejects: Rejects) -> pd.DataFrame:
+# Cells travel as `Cells`: one numpy array per tidy column, one element per cell. Text columns hold
+# `StringPool` codes (a few hundred distinct strings over ~500,000 cells), `_obj` the cell as read,
+# `edition` is `NO_EDITION` for vendor panels; `_table` decodes them into TIDY_COLUMNS at the end.
+Cells = dict[str, np.ndarray]
+STRING_COLUMNS = ("city_name", "province_name", "city_code_given", "variable", "scope", "unit_raw", "unit",
+                  "header_raw", "source_file", "sheet", "column")
+INT_COLUMNS = ("year", "edition", "row")
+NO_EDITION = -1
+
+
+def _concat(blocks: list[Cells]) -> Cells:
+    """Concatenate cell blocks column by column."""
+    return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+
+
+def _take(cells: Cells, idx: np.ndarray) -> Cells:
+    """Return the cells at positions (or where a mask is true) `idx`."""
+    return {k: v[idx] for k, v in cells.items()}
+
+
+class _Located:
+    """Location and text of single cells, for rejected rows (decodes only the cells asked for)."""
+
+    def __init__(self, cells: Cells, pool: StringPool) -> None:
+        self.cells, self.pool = cells, pool
+
+    def text(self, column: str, i: int) -> str | None:
+        """Return the text of one cell's string column."""
+        code = int(self.cells[column][i])
+        return None if code == NO_STRING else self.pool.values[code]
+
+    def reject(self, rejects: Rejects, i: int, reason: str, value: object) -> None:
+        """Record cell i as rejected with its file, sheet, row and column."""
+        rejects.add(self.text("source_file", i), reason, sheet=self.text("sheet", i),
+                    row=int(self.cells["row"][i]), column=self.text("column", i), value=value)
+
+
+def _value_raw(obj: np.ndarray) -> list[str | None]:
+    """Return cells as written: text as is, anything else as its repr (None for empty)."""
+    return [v if isinstance(v, str) else (None if v is None else repr(v)) for v in obj.tolist()]
+
+
+def _to_values(cells: Cells, pool: StringPool, d: Dictionary, rejects: Rejects) -> Cells:
     """Turn raw cell objects (`_obj`) into canonical values; drop missing cells, reject text and outliers."""
-    obj = frame.pop("_obj")
-    kind = obj.map(type)
-    is_num = kind.isin([int, float]).to_numpy()
-    is_str = kind.isin([str]).to_numpy()
-    value = np.full(len(obj), np.nan)
-    value[is_num] = obj[is_num].astype(float).to_numpy()
+    obj = cells.pop("_obj")
+    at = _Located(cells, pool)
+    n = len(obj)
+    kinds = list(map(type, obj.tolist()))
+    is_num = np.fromiter((k is int or k is float for k in kinds), dtype=bool, count=n)
+    is_str = np.fromiter((k is str for k in kinds), dtype=bool, count=n)
+    value = np.full(n, np.nan)
+    value[is_num] = obj[is_num].astype(float)
     keep = is_num & ~np.isnan(value)
-    bad = ~is_num & ~is_str & obj.notna().to_numpy()  # dates, booleans: not numbers
+    bad = ~is_num & ~is_str & ~pd.isna(obj)  # dates, booleans: not numbers
     if is_str.any():
-        s = obj[is_str].astype(str).str.normalize("NFKC").str.strip()
+        s = pd.Series(obj[is_str], dtype=object).astype(str).str.normalize("NFKC").str.strip()
         missing = s.isin(d.missing_markers).to_numpy()
         t = s.str.replace(r"\s+", "", regex=True)
         t = t.where(~t.str.match(_THOUSANDS.pattern), t.str.replace(",", "", regex=False))
@@ -531,71 +575,70 @@ def _to_values(frame: pd.DataFrame, d: Dictionary, rejects: Rejects) -> pd.DataF
         value[idx[parsed]] = num.to_numpy()[parsed]
         keep[idx[parsed]] = True
         bad[idx[~parsed & ~missing]] = True
-    for i in np.flatnonzero(bad):
-        r = frame.iloc[i]
-        rejects.add(
-            r["source_file"],
-            f"not a number in numeric column {r['variable']} [{r['scope']}]: expected a "
-            "number, a blank or a missing marker (—, …, NA)",
-            sheet=r["sheet"],
-            row=int(r["row"]),
-            column=r["column"],
-            value=obj.iloc[i],
-        )
-    frame["value_raw"] = obj.map(lambda v: v if isinstance(v, str) else (None if v is None else repr(v)))
-    factor = frame["unit_factor"].to_numpy(dtype=float)
-    conv = np.where(factor != 1.0, round_significant(value * factor), value)
-    frame["value"] = conv
-    frame = frame[keep]
-    lo = frame["variable"].map({n: v.range[0] for n, v in d.variables.items()}).to_numpy(dtype=float)
-    hi = frame["variable"].map({n: v.range[1] for n, v in d.variables.items()}).to_numpy(dtype=float)
-    v = frame["value"].to_numpy()
+    for i in np.flatnonzero(bad).tolist():
+        at.reject(rejects, i, f"not a number in numeric column {at.text('variable', i)} [{at.text('scope', i)}]: "
+                  "expected a number, a blank or a missing marker (—, …, NA)", obj[i])
+    factor = cells["unit_factor"]
+    cells["value"] = np.where(factor != 1.0, round_significant(value * factor), value)
+    cells["_obj"] = obj
+    cells = _take(cells, keep)
+    at = _Located(cells, pool)
+    lo_of = np.full(len(pool.values) + 1, np.nan)  # by variable code; the last slot is NO_STRING
+    hi_of = lo_of.copy()
+    for name, var in d.variables.items():
+        if (code := pool.find(name)) is not None:
+            lo_of[code], hi_of[code] = var.range
+    lo, hi = lo_of[cells["variable"]], hi_of[cells["variable"]]
+    v = cells["value"]
     out = (v < lo) | (v > hi)
-    for i in np.flatnonzero(out):
-        r = frame.iloc[i]
-        rejects.add(
-            r["source_file"],
-            f"value {r['value']:g} {r['unit']} outside the valid range "
-            f"[{lo[i]:g}, {hi[i]:g}] of {r['variable']}",
-            sheet=r["sheet"],
-            row=int(r["row"]),
-            column=r["column"],
-            value=r["value_raw"],
-        )
-    return frame[~out]
+    for i in np.flatnonzero(out).tolist():
+        at.reject(rejects, i, f"value {v[i]:g} {at.text('unit', i)} outside the valid range "
+                  f"[{lo[i]:g}, {hi[i]:g}] of {at.text('variable', i)}", _value_raw(cells["_obj"][i: i + 1])[0])
+    return _take(cells, ~out)
 
 
-def _quarantine(frame: pd.DataFrame, d: Dictionary, rejects: Rejects) -> pd.DataFrame:
+def _quarantine(cells: Cells, pool: StringPool, d: Dictionary, rejects: Rejects) -> Cells:
     """Reject cells that parse but cannot be right: zeros meaning missing, ended units, self-contradictions."""
-    frame = frame.reset_index(drop=True)
-    bad = np.zeros(len(frame), dtype=bool)
+    n = len(cells["value"])
+    at = _Located(cells, pool)
+    bad = np.zeros(n, dtype=bool)
 
     def reject(i: int, reason: str) -> None:
         """Record cell i as rejected with its location and raw value."""
-        r = frame.iloc[i]
-        rejects.add(r["source_file"], reason, sheet=r["sheet"], row=int(r["row"]), column=r["column"],
-                    value=r["value_raw"])
+        at.reject(rejects, i, reason, _value_raw(cells["_obj"][i: i + 1])[0])
         bad[i] = True
 
+    def codes_of(names: Iterable[str]) -> np.ndarray:
+        """Return the codes of those names that occur in this read (others match no cell)."""
+        return np.asarray([c for s in names if (c := pool.find(s)) is not None], dtype=np.int32)
+
     # 1. A 0 where a prefecture-level city cannot have 0 (population, GDP, ...) is a vendor's blank.
-    zero = frame["variable"].isin(d.zero_means_missing).to_numpy() & (frame["value"].to_numpy() == 0)
-    for i in np.flatnonzero(zero):
-        v = d.variables[frame.at[i, "variable"]]
+    zero = np.isin(cells["variable"], codes_of(d.zero_means_missing)) & (cells["value"] == 0)
+    for i in np.flatnonzero(zero).tolist():
+        v = d.variables[at.text("variable", i)]
         reject(i, f"zero {v.label_zh} ({v.name}) stands for a missing value: a prefecture-level city "
                   f"cannot report 0 (zero_means_missing in {d.path.name}); cell not used")
     # 2. A unit that had been abolished or merged by that year (莱芜 from 2019), by its code or name.
     ended = ended_units()
-    ident = frame["city_code_given"].where(frame["city_code_given"].notna(), frame["city_name"])
-    for i in np.flatnonzero(ident.isin(list(ended)).to_numpy()):
-        unit = ended[ident.iat[i]]
-        if int(frame.at[i, "year"]) >= unit.change_year:
-            reject(i, unit.reason(int(frame.at[i, "year"])))
+    ident = np.where(cells["city_code_given"] != NO_STRING, cells["city_code_given"], cells["city_name"])
+    for i in np.flatnonzero(np.isin(ident, codes_of(ended))).tolist():
+        unit = ended[pool.values[ident[i]]]
+        if int(cells["year"][i]) >= unit.change_year:
+            reject(i, unit.reason(int(cells["year"][i])))
     # 3. One file giving two different values for one city-year-variable-scope contradicts itself: no
     #    precedence rule can pick (the 0.5% agreement tolerance is for different editions/vendors).
+    #    Duplicates are found on the codes; only the few duplicated cells are decoded and grouped.
     keys = ["source_file", "year", "variable", "scope"]
-    sub = frame.assign(_id=ident)[~bad]
-    dup = sub[sub.duplicated([*keys, "_id"], keep=False)]
-    for _, grp in dup.groupby([*keys, "_id"], sort=True, dropna=False):
+    ok = np.flatnonzero(~bad)
+    coded = pd.DataFrame({k: cells[k][ok] for k in keys} | {"_id": ident[ok]})
+    pos = ok[coded.duplicated(keep=False).to_numpy()]
+    sub = pd.DataFrame(
+        {k: pool.decode(cells[k][pos]) for k in ("source_file", "variable", "scope", "sheet", "column")}
+        | {"year": cells["year"][pos].tolist(), "_id": pool.decode(ident[pos]), "row": cells["row"][pos].tolist(),
+           "value": cells["value"][pos]},
+        index=pos, dtype=object,
+    )
+    for _, grp in sub.groupby([*keys, "_id"], sort=True, dropna=False):
         if grp["value"].nunique() < 2:
             continue  # the same number twice (e.g. a table printed in two places): harmless
         where = "; ".join(f"sheet {r.sheet!r} row {r.row} column {r.column} = {r.value:g}"
@@ -604,31 +647,56 @@ def _quarantine(frame: pd.DataFrame, d: Dictionary, rejects: Rejects) -> pd.Data
             reject(int(i), f"the same file gives {grp['_id'].iat[0]} {grp['year'].iat[0]} "
                            f"{grp['variable'].iat[0]} [{grp['scope'].iat[0]}] different values ({where}); "
                            "all of them quarantined")
-    return frame[~bad]
+    return _take(cells, ~bad)
 
 
 def _block(
-    rows: list[tuple], maps: list[ColumnMap], meta: dict[str, Any], row_meta: dict[str, list]
-) -> pd.DataFrame:
-    """Melt the mapped columns of data rows into long form (column-major), with per-row/per-column labels."""
+    rows: list[tuple],
+    maps: list[ColumnMap],
+    pool: StringPool,
+    *,
+    strings: dict[str, str | None],
+    row_strings: dict[str, list[str | None]],
+    row_ints: dict[str, list[int]],
+) -> Cells:
+    """Melt the mapped columns of data rows into cells (column-major), with per-row/per-column labels."""
     n, m = len(rows), len(maps)
     width = max(c.index for c in maps) + 1
     grid = np.empty((n, width), dtype=object)
     for i, r in enumerate(rows):
         k = min(len(r), width)
         grid[i, :k] = r[:k]
-    cells = grid[:, [c.index for c in maps]].ravel(order="F")
-    out = {k: np.tile(np.asarray(v, dtype=object), m) for k, v in row_meta.items()}
+    out: Cells = {"_obj": grid[:, [c.index for c in maps]].ravel(order="F")}
+    for k, v in row_strings.items():
+        out[k] = np.tile(pool.codes(v), m)
+    for k, v in row_ints.items():
+        out[k] = np.tile(np.asarray(v, dtype=np.int64), m)
     for attr in ("variable", "scope", "unit_raw", "unit", "header_raw", "letter"):
-        out["column" if attr == "letter" else attr] = np.repeat(
-            np.asarray([getattr(c, attr) for c in maps], dtype=object), n
-        )
-    out["unit_factor"] = np.repeat([c.factor for c in maps], n)
-    out["_obj"] = cells
-    frame = pd.DataFrame(out)
-    for k, v in meta.items():
-        frame[k] = v
-    return frame
+        out["column" if attr == "letter" else attr] = np.repeat(pool.codes(getattr(c, attr) for c in maps), n)
+    out["unit_factor"] = np.repeat(np.asarray([c.factor for c in maps], dtype=np.float64), n)
+    for k, v in strings.items():
+        out[k] = np.full(n * m, pool.code(v), dtype=np.int32)
+    return out
+
+
+def _table(cells: Cells | None, pool: StringPool) -> pd.DataFrame:
+    """Decode cells into the tidy table: TIDY_COLUMNS in order with fixed dtypes."""
+    if cells is None:
+        cells = {k: np.empty(0, dtype=np.int32) for k in (*STRING_COLUMNS, *INT_COLUMNS)}
+        cells |= {"value": np.empty(0), "unit_factor": np.empty(0), "_obj": np.empty(0, dtype=object)}
+    out: dict[str, object] = {}
+    for c in TIDY_COLUMNS:
+        if c in STRING_COLUMNS:
+            out[c] = pool.column(cells[c])
+        elif c in INT_COLUMNS:
+            values = cells[c].astype(np.int64)
+            out[c] = pd.arrays.IntegerArray(values, values == NO_EDITION if c == "edition" else
+                                            np.zeros(len(values), dtype=bool))
+        elif c == "value_raw":
+            out[c] = string_column(_value_raw(cells["_obj"]))
+        else:
+            out[c] = cells[c].astype(np.float64)
+    return pd.DataFrame(out)
 
 
 # ----------------------------------------------------------------------------------- per-edition workbooks
@@ -641,10 +709,24 @@ def _text(v: object) -> str:
 
 def _name(v: object) -> str:
     """Return a city/province cell without any whitespace (the yearbook pads names: `北　京`)."""
-    return "" if v is None else _WS.sub("", unicodedata.normalize("NFKC", str(v)))
+    if v is None:
+        return ""
+    return _name_text(v) if isinstance(v, str) else _WS.sub("", unicodedata.normalize("NFKC", str(v)))
 
 
-def _read_edition(path: Path, edition: int, d: Dictionary, rejects: Rejects) -> list[pd.DataFrame]:
+@lru_cache(maxsize=16384)
+def _name_text(v: str) -> str:
+    """`_name` of a text cell, cached: the same few hundred names recur in every table of every edition."""
+    return _WS.sub("", unicodedata.normalize("NFKC", v))
+
+
+def _has_text(r: tuple, columns: list[int]) -> bool:
+    """Say whether any of the columns of a row holds anything (as `_text(cell) != ""`, numbers first)."""
+    n = len(r)
+    return any(c < n and ((v := r[c]).__class__ in (int, float) or _text(v) != "") for c in columns)
+
+
+def _read_edition(path: Path, edition: int, d: Dictionary, rejects: Rejects, pool: StringPool) -> list[Cells]:
     """Read every table sheet of one per-edition workbook."""
     if edition not in d.data_year_by_edition:
         raise SourceFormatError(
@@ -656,16 +738,17 @@ def _read_edition(path: Path, edition: int, d: Dictionary, rejects: Rejects) -> 
     year = d.data_year_by_edition[edition]
     frames = []
     for sheet, rows in read_xlsx(path):
-        frame = _read_table_sheet(path, sheet, rows, d, rejects)
+        frame = _read_table_sheet(path, sheet, rows, d, rejects, pool)
         if frame is not None:
-            frame["year"], frame["edition"] = year, edition
+            n = len(frame["_obj"])
+            frame["year"], frame["edition"] = np.full(n, year, dtype=np.int64), np.full(n, edition, dtype=np.int64)
             frames.append(frame)
     return frames
 
 
 def _read_table_sheet(
-    path: Path, sheet: str, rows: list[tuple], d: Dictionary, rejects: Rejects
-) -> pd.DataFrame | None:
+    path: Path, sheet: str, rows: list[tuple], d: Dictionary, rejects: Rejects, pool: StringPool
+) -> Cells | None:
     """Parse one yearbook table; side-by-side city blocks (incl. the 序号 layouts) are read block by block."""
     hs = None
     hits: list[int] = []
@@ -694,14 +777,22 @@ def _read_table_sheet(
     frames = [
         f
         for cc, end in zip(hits, ends, strict=True)
-        if (f := _read_table_block(path, sheet, rows, hs, cc, end, d, rejects)) is not None
+        if (f := _read_table_block(path, sheet, rows, hs, cc, end, d, rejects, pool)) is not None
     ]
-    return pd.concat(frames, ignore_index=True) if frames else None
+    return _concat(frames) if frames else None
 
 
 def _read_table_block(
-    path: Path, sheet: str, rows: list[tuple], hs: int, cc: int, end: int, d: Dictionary, rejects: Rejects
-) -> pd.DataFrame | None:
+    path: Path,
+    sheet: str,
+    rows: list[tuple],
+    hs: int,
+    cc: int,
+    end: int,
+    d: Dictionary,
+    rejects: Rejects,
+    pool: StringPool,
+) -> Cells | None:
     """Parse one city block (city column `cc`, value columns up to `end`): header block, city rows, notes."""
 
     def nonblank(r: tuple, j: int) -> bool:
@@ -795,7 +886,7 @@ def _read_table_block(
     while i < len(rows):
         r = rows[i]
         name = _name(r[cc]) if cc < len(r) else ""
-        has_values = any(nonblank(r, c) for c in value_cols)
+        has_values = _has_text(r, value_cols)
         if in_notes or (name and name.startswith(d.footnote_prefixes)):
             in_notes = True
             if name or has_values:
@@ -842,8 +933,14 @@ def _read_table_block(
         i += 1
     if not keep_rows or not maps:
         return None
-    meta = {"source_file": path.name, "sheet": sheet, "city_code_given": None}
-    return _block(keep_rows, maps, meta, {"row": row_no, "city_name": names, "province_name": provs})
+    return _block(
+        keep_rows,
+        maps,
+        pool,
+        strings={"source_file": path.name, "sheet": sheet, "city_code_given": None},
+        row_strings={"city_name": names, "province_name": provs},
+        row_ints={"row": row_no},
+    )
 
 
 def _generic_header(texts: list[str], d: Dictionary) -> bool:
@@ -884,7 +981,8 @@ def _read_panel_rows(
     sheet: str | None,
     d: Dictionary,
     rejects: Rejects,
-) -> pd.DataFrame | None:
+    pool: StringPool,
+) -> Cells | None:
     """Map a vendor panel's ID and indicator columns and melt it."""
     ctx = _Ctx(path, sheet, header_row)
     ids: dict[str, int] = {}
@@ -947,15 +1045,22 @@ def _read_panel_rows(
     codes = [None if c is None else re.sub(r"\.0+$", "", c) for c in col("city_code")]
     names = [None if n is None else _name(n) for n in col("city")]
     rows_idx = np.flatnonzero(good)
-    row_meta = {
-        "row": [header_row + 1 + int(i) for i in rows_idx],
-        "city_name": [names[i] for i in rows_idx],
-        "province_name": [prov_col[i] for i in rows_idx],
-        "city_code_given": [codes[i] for i in rows_idx],
-        "year": [int(years.iloc[i]) for i in rows_idx],
-    }
-    frame = _block([body[i] for i in rows_idx], maps, {"source_file": path.name, "sheet": sheet}, row_meta)
-    frame["edition"] = None
+    frame = _block(
+        [body[i] for i in rows_idx],
+        maps,
+        pool,
+        strings={"source_file": path.name, "sheet": sheet},
+        row_strings={
+            "city_name": [names[i] for i in rows_idx],
+            "province_name": [prov_col[i] for i in rows_idx],
+            "city_code_given": [codes[i] for i in rows_idx],
+        },
+        row_ints={
+            "row": [header_row + 1 + int(i) for i in rows_idx],
+            "year": [int(years.iloc[i]) for i in rows_idx],
+        },
+    )
+    frame["edition"] = np.full(len(frame["_obj"]), NO_EDITION, dtype=np.int64)
     return frame
 
 
@@ -986,11 +1091,11 @@ def _read_stata(path: Path, d: Dictionary) -> tuple[list[object], list[tuple]]:
     return header, body
 
 
-def _read_panel(path: Path, d: Dictionary, rejects: Rejects) -> list[pd.DataFrame]:
+def _read_panel(path: Path, d: Dictionary, rejects: Rejects, pool: StringPool) -> list[Cells]:
     """Read a vendor panel CSV (UTF-8 or GBK), Stata .dta or workbook (every non-interpolated sheet)."""
     if path.suffix.lower() == ".dta":
         header, body = _read_stata(path, d)
-        frame = _read_panel_rows(path, header, body, 1, None, d, rejects)
+        frame = _read_panel_rows(path, header, body, 1, None, d, rejects, pool)
         return [] if frame is None else [frame]
     if path.suffix.lower() == ".csv":
         text, _encoding = decode_text(path)
@@ -1007,7 +1112,7 @@ def _read_panel(path: Path, d: Dictionary, rejects: Rejects) -> list[pd.DataFram
         grid = [tuple(r) for r in df.itertuples(index=False, name=None)]
         if not grid:
             raise SourceFormatError(path, "empty file", expected="a header row and data rows")
-        frame = _read_panel_rows(path, list(grid[0]), grid[1:], 1, None, d, rejects)
+        frame = _read_panel_rows(path, list(grid[0]), grid[1:], 1, None, d, rejects, pool)
         return [] if frame is None else [frame]
     frames = []
     for sheet, rows in read_xlsx(path):
@@ -1019,43 +1124,15 @@ def _read_panel(path: Path, d: Dictionary, rejects: Rejects) -> list[pd.DataFram
         start = next((i for i, r in enumerate(rows) if any(_text(v) for v in r)), None)
         if start is None:
             continue
-        frame = _read_panel_rows(path, list(rows[start]), rows[start + 1 :], start + 1, sheet, d, rejects)
+        frame = _read_panel_rows(
+            path, list(rows[start]), rows[start + 1 :], start + 1, sheet, d, rejects, pool
+        )
         if frame is not None:
             frames.append(frame)
     return frames
 
 
 # ----------------------------------------------------------------------------------- entry point
-
-
-def _empty_table() -> pd.DataFrame:
-    """Return the tidy table with no rows but the full schema."""
-    return _typed(pd.DataFrame({c: [] for c in TIDY_COLUMNS}))
-
-
-def _typed(df: pd.DataFrame) -> pd.DataFrame:
-    """Put the tidy columns in order with fixed dtypes."""
-    df = df[TIDY_COLUMNS].copy()
-    for c in ("year", "edition", "row"):
-        df[c] = pd.array(df[c].astype(object).where(df[c].notna(), None), dtype="Int64")
-    for c in ("value", "unit_factor"):
-        df[c] = df[c].astype("float64")
-    for c in (
-        "city_name",
-        "province_name",
-        "city_code_given",
-        "variable",
-        "scope",
-        "value_raw",
-        "unit_raw",
-        "unit",
-        "header_raw",
-        "source_file",
-        "sheet",
-        "column",
-    ):
-        df[c] = df[c].astype(object).where(df[c].notna(), None).astype("string")
-    return df.reset_index(drop=True)
 
 
 def read_yearbook(folder: Path, dictionary: Path | None = None) -> LoadResult:
@@ -1065,14 +1142,15 @@ def read_yearbook(folder: Path, dictionary: Path | None = None) -> LoadResult:
     require_dir(folder, EXPECTED_LAYOUT)
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(("~$", ".")))
     rejects = Rejects(SOURCE)
-    frames: list[pd.DataFrame] = []
+    pool = StringPool()
+    frames: list[Cells] = []
     used: list[Path] = []
     for path in files:
         m = d.edition_re.match(path.name)
         if m and path.suffix.lower() in (".xlsx", ".xls"):
-            frames += _read_edition(path, int(m.group(1)), d, rejects)
+            frames += _read_edition(path, int(m.group(1)), d, rejects, pool)
         elif path.suffix.lower() in d.panel_extensions:
-            frames += _read_panel(path, d, rejects)
+            frames += _read_panel(path, d, rejects, pool)
         else:
             rejects.add(
                 path.name, f"not a yearbook file type ({path.suffix or 'no extension'}): file skipped"
@@ -1081,11 +1159,7 @@ def read_yearbook(folder: Path, dictionary: Path | None = None) -> LoadResult:
         used.append(path)
     if not used:
         raise MissingSourceError(folder / "中国城市统计年鉴<edition>.xlsx", EXPECTED_LAYOUT)
+    cells = None
     if frames:
-        table = pd.concat(frames, ignore_index=True)
-        table = _to_values(table, d, rejects)
-        table = _quarantine(table, d, rejects)
-        table = _typed(table)
-    else:
-        table = _empty_table()
-    return LoadResult(table=table, rejected=rejects.frame(), files=used)
+        cells = _quarantine(_to_values(_concat(frames), pool, d, rejects), pool, d, rejects)
+    return LoadResult(table=_table(cells, pool), rejected=rejects.frame(), files=used)
