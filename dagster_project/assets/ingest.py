@@ -11,8 +11,6 @@ readers to worker processes (`sources.parallel.ReaderPool`) and each asset takes
 """
 
 
-import importlib
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +18,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from dagster_project import dbt_runner
-from dagster_project.assets.checks import CHECKED_KEYS
+from dagster_project.assets.checks import CHECKED_KEYS, import_gx_in_background
 from dagster_project.assets.dbt import DBT_KEYS
 from dagster_project.metadata import table_metadata
 from dagster_project.project import dbt_target_path
@@ -116,6 +114,9 @@ SPECS: list[IngestSpec] = [
 ]
 
 
+# Zonal statistics need the city polygons: these assets run after raw/city_boundaries.
+AFTER_BOUNDARIES = frozenset({"nightlights"})
+
 # The reader pool of the run in progress (one run at a time per process: the CLI, a UI run worker, a test).
 _POOLS: dict[str, ReaderPool | None] = {}
 
@@ -138,19 +139,24 @@ def _run_started(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Rea
     # (the CLI's) leaves that empty and holds only the selected assets.
     selection = set(context.dagster_run.asset_selection or context.job_def.asset_layer.selected_asset_keys)
     raw_dir = Path(warehouse.raw_dir)
-    jobs = {s.table: (s.reader, raw_dir / s.subdir) for s in SPECS if dg.AssetKey(["raw", s.table]) in selection}
+    # In the order the steps will take them: the in-process executor runs the steps that are ready by step
+    # key (night lights waits for the boundaries step). Largest folder first kept the first step waiting
+    # for small sources queued behind the big ones, with the build process idle; in this order it writes
+    # each table and runs its check while the workers read the next sources.
+    specs = sorted((s for s in SPECS if dg.AssetKey(["raw", s.table]) in selection),
+                   key=lambda s: (s.table in AFTER_BOUNDARIES, s.table))
+    jobs = {s.table: (s.reader, raw_dir / s.subdir) for s in specs}
     _POOLS[run_id] = ReaderPool(jobs) if len(jobs) >= 2 else None
     if selection & DBT_KEYS:
         dbt_runner.prewarm(run_id, warehouse=warehouse.active_path, target=dbt_target_path(Path(warehouse.path)))
     if selection & CHECKED_KEYS:
-        # A daemon thread: the import lock makes a check that starts earlier wait for it, never import twice.
-        threading.Thread(target=importlib.import_module, args=("expectations.validate",), daemon=True).start()
+        import_gx_in_background()
     return _POOLS[run_id]
 
 
 def make_ingest_asset(spec: IngestSpec) -> dg.AssetsDefinition:
     """Build the ingestion asset for one raw table."""
-    deps = [dg.AssetKey(["raw", "city_boundaries"])] if spec.table == "nightlights" else []
+    deps = [dg.AssetKey(["raw", "city_boundaries"])] if spec.table in AFTER_BOUNDARIES else []
 
     @dg.asset(
         key=["raw", spec.table],

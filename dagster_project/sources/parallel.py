@@ -1,11 +1,12 @@
 """Run several source readers at once in worker processes, so a cold build's ingestion uses every core.
 
 Readers are pure functions of a folder (`"<module>:<function>"`, see `assets.ingest.IngestSpec`) and
-spend their time parsing Excel, CSV and rasters in Python, one core each. A build that ingests several
-sources submits them all to a `ReaderPool` when the first ingestion asset starts; each asset then takes
-its reader's result instead of parsing in the build process, which meanwhile writes tables and runs
-checks. A reader's error (file, sheet, row, column) reaches the asset as the reader raised it, with the
-worker's traceback as its cause; if a worker dies, the reader runs again in the build process.
+spend their time parsing Excel, CSV and rasters, one core each. A build that ingests several sources
+submits them all to a `ReaderPool` when the first ingestion asset starts, in the order its steps will
+take them; each asset then takes its reader's result instead of parsing in the build process, which
+meanwhile writes the tables of the sources already read and runs their checks. A reader's error (file,
+sheet, row, column) reaches the asset as the reader raised it, with the worker's traceback kept on it;
+if a worker dies, the reader runs again in the build process.
 """
 
 from __future__ import annotations
@@ -29,23 +30,15 @@ def read_source(reader: str, folder: str | Path) -> LoadResult:
     return getattr(importlib.import_module(module), name)(Path(folder))
 
 
-def _folder_bytes(folder: Path) -> int:
-    """Total size of the files under a folder (0 if it does not exist): the order work is handed out in."""
-    if not folder.is_dir():
-        return 0
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
 class ReaderPool:
-    """Readers submitted together, largest folder first, to at most one worker per core."""
+    """Readers handed to at most one worker per core, in the order given (the order the run takes them)."""
 
     def __init__(self, jobs: dict[str, tuple[str, Path]], *, workers: int | None = None) -> None:
-        order = sorted(jobs, key=lambda name: -_folder_bytes(jobs[name][1]))
-        n = max(1, min(len(order), workers or os.cpu_count() or 1))
+        n = max(1, min(len(jobs), workers or os.cpu_count() or 1))
         # Spawned, not forked: the build process holds Dagster's and DuckDB's threads.
         self._pool = ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"))
         self._futures: dict[str, Future[LoadResult]] = {
-            name: self._pool.submit(read_source, *jobs[name]) for name in order}
+            name: self._pool.submit(read_source, *job) for name, job in jobs.items()}
 
     def __contains__(self, name: str) -> bool:
         """Whether `name`'s reader was submitted and not taken yet."""
