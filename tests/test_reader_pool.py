@@ -63,7 +63,9 @@ def test_a_dead_worker_falls_back_to_reading_here(sample_dir: Path) -> None:
 
 def test_a_build_of_several_sources_reads_them_in_the_pool(sample_dir: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI's build (a job made for the selection) hands every selected reader to the pool, and only those."""
+    """The CLI's build (a job made for the selection) hands every selected reader to the pool, and only those;
+    its dbt step runs on the child started once the first source was written (parsed meanwhile)."""
+    from dagster_project import dbt_runner
     from dagster_project.build import run_build
 
     taken: list[str] = []
@@ -73,8 +75,23 @@ def test_a_build_of_several_sources_reads_them_in_the_pool(sample_dir: Path, tmp
         taken.append(name)
         return real_take(self, name, read_here)
 
+    started: list[object] = []
+    used: list[object] = []
+    real_prewarm, real_dbt_take = dbt_runner.prewarm, dbt_runner.take
+
+    def prewarm(run_id: str, **kwargs: object) -> None:
+        real_prewarm(run_id, **kwargs)
+        started.append(dbt_runner._AHEAD[run_id])
+
+    def dbt_take(run_id: str, **kwargs: object) -> dbt_runner.DbtProcess:
+        used.append(real_dbt_take(run_id, **kwargs))
+        return used[-1]
+
     monkeypatch.setattr(ReaderPool, "take", take)
+    monkeypatch.setattr(dbt_runner, "prewarm", prewarm)
+    monkeypatch.setattr(dbt_runner, "take", dbt_take)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    run_build(select="key:raw/ifr_robots or key:raw/transport_energy_intensity", warehouse=tmp_path / "wh.duckdb",
-              raw_dir=sample_dir, quiet=True)
+    run_build(select="key:raw/ifr_robots or key:raw/transport_energy_intensity or key:staging/stg_ifr__robots",
+              warehouse=tmp_path / "wh.duckdb", raw_dir=sample_dir, quiet=True)
+    assert len(started) == 1 and used == started
     assert sorted(taken) == ["ifr_robots", "transport_energy_intensity"]

@@ -119,14 +119,16 @@ AFTER_BOUNDARIES = frozenset({"nightlights"})
 
 # The reader pool of the run in progress (one run at a time per process: the CLI, a UI run worker, a test).
 _POOLS: dict[str, ReaderPool | None] = {}
+# Runs whose dbt child starts once a first source is written: (staging file, dbt target folder).
+_DBT_AHEAD: dict[str, tuple[str, Path]] = {}
 
 
 def _run_started(context: dg.AssetExecutionContext, warehouse: Warehouse) -> ReaderPool | None:
     """At the run's first ingestion asset, start what later steps will need; return the run's reader pool.
 
     The readers go to a pool of workers when the run ingests two or more sources. While they read, the
-    build process would mostly wait: it starts the dbt child (import and parse) and imports Great
-    Expectations for the checks, which otherwise cost their steps ~2.5 s and ~1.7 s on the critical path.
+    build process would mostly wait: it imports Great Expectations for the checks (~1.7 s on the critical
+    path otherwise) and, once a first source is written (`_source_written`), starts the dbt child.
     """
     run_id = context.run_id
     if run_id in _POOLS:
@@ -135,6 +137,7 @@ def _run_started(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Rea
         pool = _POOLS.pop(stale)
         if pool is not None:
             pool.close()
+        _DBT_AHEAD.pop(stale, None)   # a run that wrote no source
     # A run launched on the whole asset job names its subset in the run; a job built for a selection
     # (the CLI's) leaves that empty and holds only the selected assets.
     selection = set(context.dagster_run.asset_selection or context.job_def.asset_layer.selected_asset_keys)
@@ -148,10 +151,21 @@ def _run_started(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Rea
     jobs = {s.table: (s.reader, raw_dir / s.subdir) for s in specs}
     _POOLS[run_id] = ReaderPool(jobs) if len(jobs) >= 2 else None
     if selection & DBT_KEYS:
-        dbt_runner.prewarm(run_id, warehouse=warehouse.active_path, target=dbt_target_path(Path(warehouse.path)))
+        _DBT_AHEAD[run_id] = (warehouse.active_path, dbt_target_path(Path(warehouse.path)))
     if selection & CHECKED_KEYS:
         import_gx_in_background()
     return _POOLS[run_id]
+
+
+def _source_written(run_id: str) -> None:
+    """After the run's first source is written, start its dbt child (import and parse, ~2.3 s of a core).
+
+    Not at the first step: a build whose first source fails (bad input) would have parsed for nothing.
+    Ingestion after the first source still lasts seconds, time enough for the child to be ready.
+    """
+    ahead = _DBT_AHEAD.pop(run_id, None)
+    if ahead is not None:
+        dbt_runner.prewarm(run_id, warehouse=ahead[0], target=ahead[1])
 
 
 def make_ingest_asset(spec: IngestSpec) -> dg.AssetsDefinition:
@@ -183,6 +197,7 @@ def make_ingest_asset(spec: IngestSpec) -> dg.AssetsDefinition:
                               files=files)
             meta = table_metadata(conn, "raw", spec.table, rejected_asset=spec.table)
         context.log.info(f"raw.{spec.table}: {len(result.table)} rows, {len(result.rejected)} rejected")
+        _source_written(context.run_id)
         return dg.MaterializeResult(metadata={
             **meta,
             "files": dg.MetadataValue.json([{"file": f, "bytes": b, "sha256": h} for f, b, h in files]),
