@@ -47,6 +47,11 @@ class DbtProcess:
             cwd=_DBT_DIR, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
 
+    @property
+    def alive(self) -> bool:
+        """Whether the child process is still running (waiting for its command or running it)."""
+        return self._proc.poll() is None
+
     def run(self, command: list[str], *, on_line: Callable[[str], None]) -> tuple[int, list[str]]:
         """Run `command` (e.g. ["build", "--select", ...]), passing each output line to `on_line`; code and lines."""
         proc = self._proc
@@ -96,7 +101,7 @@ def prewarm(run_id: str, *, warehouse: str, target: Path) -> None:
 def take(run_id: str, *, warehouse: str, target: Path) -> DbtProcess:
     """The run's prewarmed child if it was started for this warehouse and target, else a new one."""
     ahead = _AHEAD.pop(run_id, None)
-    if ahead is not None and (ahead.warehouse, ahead.target) == (warehouse, target) and ahead._proc.poll() is None:
+    if ahead is not None and (ahead.warehouse, ahead.target) == (warehouse, target) and ahead.alive:
         return ahead
     if ahead is not None:
         ahead.close()

@@ -53,14 +53,14 @@ def test_unused_or_mismatched_children_end_and_failures_keep_dbt_exit_code(dbt_h
     used (a new child parses for the right one); a failing model gives dbt's exit code 1 and its error."""
     wh, target = dbt_home
     dbt_runner.prewarm("run-b", warehouse=str(wh), target=target)
-    child = dbt_runner._AHEAD["run-b"]._proc
+    child = dbt_runner._AHEAD["run-b"]
     dbt_runner.discard("run-b")
-    assert child.poll() is not None and "run-b" not in dbt_runner._AHEAD
+    assert not child.alive and "run-b" not in dbt_runner._AHEAD
 
     dbt_runner.prewarm("run-c", warehouse=str(wh.with_name("other.duckdb")), target=target)
-    stale = dbt_runner._AHEAD["run-c"]._proc
+    stale = dbt_runner._AHEAD["run-c"]
     dbt = dbt_runner.take("run-c", warehouse=str(wh), target=target)
-    assert stale.poll() is not None and dbt.warehouse == str(wh)
+    assert not stale.alive and dbt is not stale and dbt.warehouse == str(wh)
     # The staging model reads raw.ceads_city_emissions, which this empty warehouse lacks.
     code, out = dbt.run(["build", "--select", "stg_ceads__city_emissions"], on_line=lambda _line: None)
     assert code == 1

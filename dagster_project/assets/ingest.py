@@ -119,8 +119,8 @@ AFTER_BOUNDARIES = frozenset({"nightlights"})
 
 # The reader pool of the run in progress (one run at a time per process: the CLI, a UI run worker, a test).
 _POOLS: dict[str, ReaderPool | None] = {}
-# Runs whose dbt child starts once a first source is written: (staging file, dbt target folder).
-_DBT_AHEAD: dict[str, tuple[str, Path]] = {}
+# Runs whose dbt child starts once a first source is written.
+_DBT_AHEAD: set[str] = set()
 
 
 def _run_started(context: dg.AssetExecutionContext, warehouse: Warehouse) -> ReaderPool | None:
@@ -137,7 +137,7 @@ def _run_started(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Rea
         pool = _POOLS.pop(stale)
         if pool is not None:
             pool.close()
-        _DBT_AHEAD.pop(stale, None)   # a run that wrote no source
+        _DBT_AHEAD.discard(stale)   # a run that wrote no source
     # A run launched on the whole asset job names its subset in the run; a job built for a selection
     # (the CLI's) leaves that empty and holds only the selected assets.
     selection = set(context.dagster_run.asset_selection or context.job_def.asset_layer.selected_asset_keys)
@@ -151,21 +151,21 @@ def _run_started(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Rea
     jobs = {s.table: (s.reader, raw_dir / s.subdir) for s in specs}
     _POOLS[run_id] = ReaderPool(jobs) if len(jobs) >= 2 else None
     if selection & DBT_KEYS:
-        _DBT_AHEAD[run_id] = (warehouse.active_path, dbt_target_path(Path(warehouse.path)))
+        _DBT_AHEAD.add(run_id)
     if selection & CHECKED_KEYS:
         import_gx_in_background()
     return _POOLS[run_id]
 
 
-def _source_written(run_id: str) -> None:
+def _source_written(run_id: str, warehouse: Warehouse) -> None:
     """After the run's first source is written, start its dbt child (import and parse, ~2.3 s of a core).
 
     Not at the first step: a build whose first source fails (bad input) would have parsed for nothing.
     Ingestion after the first source still lasts seconds, time enough for the child to be ready.
     """
-    ahead = _DBT_AHEAD.pop(run_id, None)
-    if ahead is not None:
-        dbt_runner.prewarm(run_id, warehouse=ahead[0], target=ahead[1])
+    if run_id in _DBT_AHEAD:
+        _DBT_AHEAD.discard(run_id)
+        dbt_runner.prewarm(run_id, warehouse=warehouse.active_path, target=dbt_target_path(Path(warehouse.path)))
 
 
 def make_ingest_asset(spec: IngestSpec) -> dg.AssetsDefinition:
@@ -197,7 +197,7 @@ def make_ingest_asset(spec: IngestSpec) -> dg.AssetsDefinition:
                               files=files)
             meta = table_metadata(conn, "raw", spec.table, rejected_asset=spec.table)
         context.log.info(f"raw.{spec.table}: {len(result.table)} rows, {len(result.rejected)} rejected")
-        _source_written(context.run_id)
+        _source_written(context.run_id, warehouse)
         return dg.MaterializeResult(metadata={
             **meta,
             "files": dg.MetadataValue.json([{"file": f, "bytes": b, "sha256": h} for f, b, h in files]),
