@@ -149,5 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.func(args) or 0)
 
 
+def run() -> None:
+    """The `carbonpanel` console script: `main`, then end the process without tearing down the interpreter."""
+    from dagster_project.process import exit_now
+
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

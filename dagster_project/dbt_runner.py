@@ -134,5 +134,23 @@ def _child(common: list[str], *, parse_ahead: bool) -> int:
     return 0 if result.success else 2 if result.exception is not None else 1
 
 
+def _warehouse_closed() -> bool:
+    """Close dbt-duckdb's database handle, which outlives `invoke`; whether no write-ahead log is left.
+
+    The build renames the file it publishes, and a log left beside it would not travel with it: the
+    handle must be closed (its log checkpointed into the file) before this process may skip its teardown.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    DuckDBConnectionManager.close_all_connections()   # drops the last reference: the handle closes
+    return not Path(os.environ["CARBONPANEL_WAREHOUSE"] + ".wal").exists()
+
+
 if __name__ == "__main__":
-    sys.exit(_child(json.loads(sys.argv[1]), parse_ahead=sys.argv[2] == "1"))
+    code = _child(json.loads(sys.argv[1]), parse_ahead=sys.argv[2] == "1")
+    if _warehouse_closed():
+        from dagster_project.process import exit_now
+
+        # The dbt step waits for this process to end: skipping the teardown of dbt's interpreter saves ~0.4 s.
+        exit_now(code)
+    sys.exit(code)       # a handle still open somewhere: the interpreter's teardown closes it

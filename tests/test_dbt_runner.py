@@ -28,7 +28,8 @@ def dbt_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_prewarmed_child_parses_ahead_and_builds_without_parsing_again(dbt_home: tuple[Path, Path]) -> None:
     """The prewarmed child's `build` uses the manifest it parsed while waiting: its own invocation logs no
     parse at all (a fresh `dbt build` logs "Unable to do partial parsing" or "Partial parsing enabled"),
-    and the seed it was asked for is in the warehouse."""
+    and the seed it was asked for is in the warehouse, with no write-ahead log left beside it (the child
+    ends without the interpreter's teardown, after closing dbt-duckdb's handle)."""
     wh, target = dbt_home
     dbt_runner.prewarm("run-a", warehouse=str(wh), target=target)
     time.sleep(0.5)                      # the build process would be ingesting meanwhile
@@ -41,6 +42,7 @@ def test_prewarmed_child_parses_ahead_and_builds_without_parsing_again(dbt_home:
     assert "partial parsing" in parse.lower()           # "Unable to do partial parsing ... Starting full parse."
     assert "partial parsing" not in build.lower() and "full parse" not in build.lower()
     assert "Running with dbt" in build
+    assert not Path(f"{wh}.wal").exists()
     conn = duckdb.connect(str(wh), read_only=True)
     try:
         assert conn.execute("select count(*) from ref.ceads_fuels").fetchone()[0] > 0
