@@ -14,7 +14,7 @@ PREVIEW_ROWS = 5
 _CELL = 40
 
 
-def _md_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+def md_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     """A Markdown table (pandas' to_markdown needs tabulate, which is not a dependency)."""
     def cell(v: Any) -> str:
         text = "" if v is None else str(v)
@@ -77,12 +77,12 @@ def table_metadata(conn: duckdb.DuckDBPyConnection, schema: str, table: str, *,
     name = f'"{schema}"."{table}"'
     preview = conn.execute(f"select * from {name} limit {PREVIEW_ROWS}").fetchall()
     meta: dict[str, Any] = {"dagster/column_schema": schema_md, "dagster/table_name": f"{schema}.{table}",
-                            "preview": dg.MetadataValue.md(_md_table([c for c, _ in cols], preview))}
+                            "preview": dg.MetadataValue.md(md_table([c for c, _ in cols], preview))}
     if any(c == "year" for c, _ in cols):
         # One scan gives both the coverage and the row count (a view is evaluated once, not twice).
         years = conn.execute(f"select year, count(*) from {name} group by 1 order by 1").fetchall()
         meta["dagster/row_count"] = int(sum(n for _, n in years))
-        meta["coverage_by_year"] = dg.MetadataValue.md(_md_table(["year", "rows"], years))
+        meta["coverage_by_year"] = dg.MetadataValue.md(md_table(["year", "rows"], years))
     else:
         meta["dagster/row_count"] = int(conn.execute(f"select count(*) from {name}").fetchone()[0])
     if rejected_asset and ("raw", "rejected_rows") in catalog.columns:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
+from scratch_warehouse import ScratchWarehouse
 
 from dagster_project.assets.checks import make_gx_check
 from dagster_project.resources import Warehouse
@@ -70,3 +72,22 @@ def test_check_loads_only_the_suites_columns_and_still_reports_a_missing_one() -
     assert validate(ok, suite).success
     missing = validate(ok.drop(columns="operational_stock"), suite)
     assert not missing.success and any(f["kwargs"].get("column") == "operational_stock" for f in missing.failures)
+
+
+def test_required_columns_test_names_each_column_with_its_nulls(scratch: ScratchWarehouse) -> None:
+    """A table's required columns are one dbt test (`not_null_columns`), not one per column: planted nulls in
+    two of them (3 rows of city_code, 2 of year) fail it with one row per column and its count, and the
+    Dagster check shows those rows (the test's compiled query re-run on the warehouse)."""
+    import json
+
+    from dagster_project.assets.dbt import _failing_rows  # reads the manifest the session fixture prepares
+
+    with duckdb.connect(str(scratch.path)) as conn:
+        conn.execute("update marts.city_year_panel set city_code = null where rowid in (0, 1, 2)")
+        conn.execute("update marts.city_year_panel set year = null where rowid in (10, 11)")
+    run = scratch.dbt("test", "--select", "not_null_city_year_panel")
+    assert run.returncode == 1 and "not_null_city_year_panel" in run.stdout and "Got 2 results" in run.stdout
+    result = json.loads((scratch.target() / "run_results.json").read_text(encoding="utf-8"))["results"][0]
+    with duckdb.connect(str(scratch.path), read_only=True) as conn:
+        shown = _failing_rows(conn, result["compiled_code"]).value
+    assert shown.splitlines()[2:] == ["| city_code | 3 |", "| year | 2 |"], shown

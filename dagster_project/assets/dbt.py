@@ -20,7 +20,7 @@ import dagster as dg
 
 from dagster_project import dbt_runner
 from dagster_project.console import tool_output
-from dagster_project.metadata import Catalog, table_metadata
+from dagster_project.metadata import Catalog, md_table, table_metadata
 from dagster_project.project import dbt_target_path, require_manifest
 from dagster_project.resources import Warehouse
 
@@ -104,6 +104,19 @@ SPECS, CHECK_SPECS, LOOKUP = build_specs(load_manifest())
 DBT_KEYS = frozenset(LOOKUP["nodes"])
 
 
+def _failing_rows(conn: Any, sql: str, *, limit: int = 20) -> dg.MetadataValue:
+    """The first rows a failed or warned dbt test returned, as the UI shows them (its compiled query, re-run)."""
+    import duckdb  # not at module level: loading the definitions imports no DuckDB
+
+    if not sql.strip():
+        return dg.MetadataValue.text("(dbt gave no compiled query for this test)")
+    try:
+        rel = conn.sql(f"select * from ({sql}) as failing limit {limit}")
+        return dg.MetadataValue.md(md_table(rel.columns, rel.fetchall()))
+    except duckdb.Error as error:     # reported, not raised: the check result itself must still be recorded
+        return dg.MetadataValue.text(f"could not re-run the test's query: {error}")
+
+
 @dg.multi_asset(specs=SPECS, check_specs=CHECK_SPECS, can_subset=True, name="carbon_panel_dbt",
                 description="`dbt build` of the selected seeds and models with their tests.")
 def carbon_panel_dbt(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
@@ -141,15 +154,17 @@ def carbon_panel_dbt(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
                                   catalog=catalog)
             meta["dbt/seconds"] = round(float(r.get("execution_time") or 0), 2)
             yield dg.MaterializeResult(asset_key=key, metadata=meta)
-    for uid, (key, name, blocking) in sorted(LOOKUP["tests"].items()):
-        r = by_uid.get(uid)
-        if dg.AssetCheckKey(key, name) not in checks_selected or r is None or r["status"] == "skipped":
-            continue
-        yield dg.AssetCheckResult(
-            asset_key=key, check_name=name, passed=r["status"] == "pass",
-            severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
-            metadata={"status": r["status"], "failures": int(r.get("failures") or 0),
-                      "message": (r.get("message") or "")[:2000]})
+        for uid, (key, name, blocking) in sorted(LOOKUP["tests"].items()):
+            r = by_uid.get(uid)
+            if dg.AssetCheckKey(key, name) not in checks_selected or r is None or r["status"] == "skipped":
+                continue
+            meta = {"status": r["status"], "failures": int(r.get("failures") or 0),
+                    "message": (r.get("message") or "")[:2000]}
+            if r["status"] in ("fail", "warn"):
+                meta["failing_rows"] = _failing_rows(conn, r.get("compiled_code") or "")
+            yield dg.AssetCheckResult(
+                asset_key=key, check_name=name, passed=r["status"] == "pass",
+                severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN, metadata=meta)
     context.log.info(f"dbt build: {len(results)} nodes in {time.perf_counter() - t0:.1f}s, exit code {code}")
     if code != 0:
         tail = "\n".join(lines[-30:])
