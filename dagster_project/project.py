@@ -62,23 +62,26 @@ def dbt_target_path(warehouse: Path) -> Path:
 def parse_manifest() -> Path:
     """Run `dbt parse` as a build of the configured warehouse will, and publish its manifest for the definitions."""
     from dagster_project.config import settings
+    from dagster_project.dbt_runner import PARSE_STATE, PARSE_STATE_TEMPLATE, dbt_environment, dbt_paths
     from dagster_project.warehouse import staging_path
 
     warehouse = settings().warehouse
     target = dbt_target_path(warehouse)
     # dbt keeps its partial-parse state only while the profile (the database path) stays the same: parsing
-    # with the staging path into the build's target folder lets the build's `dbt build` reuse this parse.
-    env = {**os.environ, "CARBONPANEL_WAREHOUSE": str(staging_path(warehouse))}
+    # as a build's dbt runs (the staging file, named relative to its folder) into the build's target folder
+    # lets the build's `dbt build` reuse this parse, and the state copied beside the manifest lets the
+    # first build of any other warehouse of the same file name reuse it too (dbt_runner.seed_parse_state).
+    cwd, env = dbt_environment(staging_path(warehouse))
     # `dbt parse` with the venv's dbt: the venv's bin folder need not be on PATH (make, pytest, IDEs).
-    done = subprocess.run([dbt_executable(), "parse", "--quiet", "--profiles-dir", ".", "--project-dir", ".",
-                           "--target-path", str(target), "--log-path", str(target / "logs")],
-                          cwd=DBT_DIR, env=env, capture_output=True, text=True)
+    done = subprocess.run([dbt_executable(), "parse", "--quiet", *dbt_paths(target)],
+                          cwd=cwd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{done.stdout}\n{done.stderr}")
     MANIFEST_PATH.parent.mkdir(parents=True, exist_ok=True)
-    tmp = MANIFEST_PATH.with_name(f"{MANIFEST_PATH.name}.{os.getpid()}.tmp")
-    shutil.copyfile(target / "manifest.json", tmp)
-    os.replace(tmp, MANIFEST_PATH)      # readers never see a half-written manifest
+    for made, published in ((target / PARSE_STATE, PARSE_STATE_TEMPLATE), (target / "manifest.json", MANIFEST_PATH)):
+        tmp = published.with_name(f"{published.name}.{os.getpid()}.tmp")
+        shutil.copyfile(made, tmp)
+        os.replace(tmp, published)      # readers never see a half-written manifest or parse state
     return MANIFEST_PATH
 
 

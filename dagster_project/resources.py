@@ -67,6 +67,7 @@ class Warehouse(dg.ConfigurableResource):
     lock_wait_s: float = 0.0
 
     _publication: Publication | None = PrivateAttr(default=None)
+    _db: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Take the warehouse lock and start this run's staging copy (refused if another run holds it)."""
@@ -79,6 +80,7 @@ class Warehouse(dg.ConfigurableResource):
         pub = self._publication
         if pub is None:
             return
+        self.release()
         self._publication = None
         ok = False
         try:
@@ -100,12 +102,29 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open a connection that is always closed, so dbt can take the write lock afterwards."""
-        conn = connect(Path(self.active_path), read_only=read_only)
+        """A connection to the file this run writes, always closed after the block.
+
+        Within a run, every step's connections are cursors on one database handle: opening the file (its
+        catalog of ~150 tables and views) and checkpointing it on close cost ~30 ms, ~110 times in a full
+        build. A cursor asked for read-only may write; the run's own assets are its only users. Outside a
+        run (tests, tools), each call opens and closes the file itself, read-only when asked.
+        """
+        if self._publication is None:
+            conn = connect(Path(self.active_path), read_only=read_only)
+        else:
+            if self._db is None:
+                self._db = connect(Path(self.active_path))
+            conn = self._db.cursor()
         try:
             yield conn
         finally:
             conn.close()
+
+    def release(self) -> None:
+        """Close the run's database handle, so that dbt's process can open the file (the next connection reopens it)."""
+        if self._db is not None:
+            self._db.close()      # checkpoints the run's writes into the file
+            self._db = None
 
 
 def _record(staging: Path, raw_dir: Path, current: dict[str, str | None], *, run_id: str) -> None:

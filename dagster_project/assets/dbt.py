@@ -136,6 +136,7 @@ def carbon_panel_dbt(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     results_path.unlink(missing_ok=True)      # never report a previous build's results
     # The child was usually started when ingestion began (dbt imported and the project parsed by now).
     dbt = dbt_runner.take(context.run_id, warehouse=warehouse.active_path, target=target)
+    warehouse.release()        # DuckDB lets one process at a time open the file for writing
     code, lines = dbt.run(args, on_line=tool_output)
     results = json.loads(results_path.read_text(encoding="utf-8"))["results"] if results_path.exists() else []
     by_uid = {r["unique_id"]: r for r in results}
