@@ -87,7 +87,10 @@ def replace_raw_table(
         conn.execute(REJECTED_DDL)
         conn.execute(SOURCE_FILES_DDL)
         conn.register("_new_table", df)
-        conn.execute(f"create or replace table raw.{table} as select * from _new_table")
+        # Categorical columns (text dictionary-encoded by the reader pool) are stored as text, not as ENUMs.
+        columns = ", ".join(f'cast("{c}" as varchar) as "{c}"' if isinstance(df[c].dtype, pd.CategoricalDtype)
+                            else f'"{c}"' for c in df.columns)
+        conn.execute(f"create or replace table raw.{table} as select {columns} from _new_table")
         conn.unregister("_new_table")
         conn.execute("delete from raw.rejected_rows where asset = ?", [asset])
         if len(rej):
