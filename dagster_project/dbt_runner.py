@@ -8,6 +8,9 @@ The parse never opens the warehouse, so it does not contend for DuckDB's write l
 with the build process (Linux `PR_SET_PDEATHSIG`) and is terminated at the end of a run that never
 reached its dbt step (`discard`).
 
+The child runs in the warehouse's folder with the file named relative to it (`dbt_environment`), so that
+a new warehouse's first parse can start from the state `make manifest` left (`seed_parse_state`).
+
 This module is also the child's entry point (`python -m dagster_project.dbt_runner`), so it imports
 nothing heavy at module level.
 """
