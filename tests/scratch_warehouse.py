@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
+
+from session_warehouse import environment
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 PARTIAL_PARSE = "partial_parse.msgpack"
@@ -70,7 +70,7 @@ class ScratchWarehouse:
         command = [*args, "--profiles-dir", str(DBT_DIR), "--project-dir", str(DBT_DIR), "--target-path",
                    str(target), "--log-path", str(target / "logs")]
         out = io.StringIO()
-        with _environment(CARBONPANEL_WAREHOUSE=str(self.path), DBT_USE_COLORS="false"), \
+        with environment(CARBONPANEL_WAREHOUSE=str(self.path), DBT_USE_COLORS="false"), \
                 contextlib.redirect_stdout(out):
             result = dbtRunner().invoke(command)
         # dbt-duckdb keeps its database open after `invoke`: closed here, so the test can open the file.
@@ -80,14 +80,3 @@ class ScratchWarehouse:
                                  if result.exception is not None else "")
         return subprocess.CompletedProcess(["dbt", *command], code, text, "")
 
-
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    """Set environment variables for the block and restore them after."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)

@@ -55,7 +55,7 @@ def ensure_sample(root: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
+def environment(**values: str) -> Iterator[None]:
     """Set environment variables for the block and restore them after."""
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
@@ -77,7 +77,7 @@ def ensure_build(root: Path) -> Path:
             p["warehouse"].parent.mkdir(parents=True, exist_ok=True)
             p["reports"].mkdir(parents=True, exist_ok=True)
             # The build records into the session's shared instance, which the UI tests open.
-            with _environment(CARBONPANEL_REPORTS_DIR=str(p["reports"]), DAGSTER_HOME=str(p["dagster_home"])):
+            with environment(CARBONPANEL_REPORTS_DIR=str(p["reports"]), DAGSTER_HOME=str(p["dagster_home"])):
                 run_build(warehouse=p["warehouse"], raw_dir=raw, quiet=True)
             (root / "build.done").touch()
     return p["warehouse"]
