@@ -25,8 +25,9 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-_DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
+from dagster_project.config import DBT_DIR
 
 
 def _die_with_parent() -> None:
@@ -39,7 +40,7 @@ def _die_with_parent() -> None:
 
 # dbt's partial-parse state, and the copy `make manifest` leaves for warehouses built for the first time.
 PARSE_STATE = "partial_parse.msgpack"
-PARSE_STATE_TEMPLATE = _DBT_DIR / "target" / PARSE_STATE
+PARSE_STATE_TEMPLATE = DBT_DIR / "target" / PARSE_STATE
 
 
 def dbt_environment(warehouse: Path) -> tuple[Path, dict[str, str]]:
@@ -59,7 +60,7 @@ def dbt_environment(warehouse: Path) -> tuple[Path, dict[str, str]]:
 
 def dbt_paths(target: Path) -> list[str]:
     """dbt's project, profile, target and log arguments (absolute: dbt runs in the warehouse's folder)."""
-    return ["--profiles-dir", str(_DBT_DIR), "--project-dir", str(_DBT_DIR), "--target-path", str(target),
+    return ["--profiles-dir", str(DBT_DIR), "--project-dir", str(DBT_DIR), "--target-path", str(target),
             "--log-path", str(target / "logs")]
 
 
@@ -170,7 +171,11 @@ def _child(common: list[str], *, parse_ahead: bool) -> int:
     result = dbtRunner(manifest=manifest).invoke([*json.loads(line), *common])
     if result.exception is not None:
         print(f"dbt failed: {type(result.exception).__name__}: {result.exception}", flush=True)
-    # dbt's own exit codes: 0 success, 1 a model or test failed, 2 dbt itself failed.
+    return exit_code(result)
+
+
+def exit_code(result: Any) -> int:
+    """The exit code the `dbt` executable gives for a `dbtRunner` result: 0 success, 1 a node failed, 2 dbt failed."""
     return 0 if result.success else 2 if result.exception is not None else 1
 
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 from session_warehouse import environment
 
-DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
-PARTIAL_PARSE = "partial_parse.msgpack"
+from dagster_project.dbt_runner import PARSE_STATE, dbt_paths, exit_code
 
 
 class ScratchWarehouse:
@@ -34,10 +33,10 @@ class ScratchWarehouse:
         """Empty the folder but for dbt's partial-parse files, copy `copy_of` in if given, and return the path."""
         self.folder.mkdir(parents=True, exist_ok=True)
         for entry in self.folder.iterdir():
-            if entry.is_dir() and entry.name.startswith(".") and (entry / PARTIAL_PARSE).exists():
+            if entry.is_dir() and entry.name.startswith(".") and (entry / PARSE_STATE).exists():
                 # A dbt target folder (the build's `.panel.duckdb.dbt`, or `dbt()`'s below): keep only its state.
                 for inner in entry.iterdir():
-                    if inner.name != PARTIAL_PARSE:
+                    if inner.name != PARSE_STATE:
                         shutil.rmtree(inner) if inner.is_dir() else inner.unlink()
             elif entry.is_dir():
                 shutil.rmtree(entry)
@@ -67,15 +66,14 @@ class ScratchWarehouse:
         from dbt.cli.main import dbtRunner
 
         target = self.target(args[args.index("--vars") + 1] if "--vars" in args else "")
-        command = [*args, "--profiles-dir", str(DBT_DIR), "--project-dir", str(DBT_DIR), "--target-path",
-                   str(target), "--log-path", str(target / "logs")]
+        command = [*args, *dbt_paths(target)]
         out = io.StringIO()
         with environment(CARBONPANEL_WAREHOUSE=str(self.path), DBT_USE_COLORS="false"), \
                 contextlib.redirect_stdout(out):
             result = dbtRunner().invoke(command)
         # dbt-duckdb keeps its database open after `invoke`: closed here, so the test can open the file.
         DuckDBConnectionManager.close_all_connections()
-        code = 0 if result.success else 2 if result.exception is not None else 1
+        code = exit_code(result)
         text = out.getvalue() + (f"\n{type(result.exception).__name__}: {result.exception}"
                                  if result.exception is not None else "")
         return subprocess.CompletedProcess(["dbt", *command], code, text, "")
